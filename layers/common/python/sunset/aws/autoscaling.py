@@ -1,0 +1,41 @@
+"""Application Auto Scaling for SageMaker endpoint variants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAMESPACE = "sagemaker"
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def variant_resource_id(endpoint: str, variant: str) -> str:
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def scalable_targets(autoscaling: Any, resource_ids: list[str]) -> list[dict[str, Any]]:
+    if not resource_ids:
+        return []
+    paginator = autoscaling.get_paginator("describe_scalable_targets")
+    targets: list[dict[str, Any]] = []
+    for page in paginator.paginate(ServiceNamespace=NAMESPACE, ResourceIds=resource_ids):
+        targets.extend(page["ScalableTargets"])
+    return targets
+
+
+def scaling_policies(autoscaling: Any, resource_id: str) -> list[dict[str, Any]]:
+    paginator = autoscaling.get_paginator("describe_scaling_policies")
+    policies: list[dict[str, Any]] = []
+    for page in paginator.paginate(ServiceNamespace=NAMESPACE, ResourceId=resource_id):
+        policies.extend(page["ScalingPolicies"])
+    return policies
+
+
+def deregister_target(autoscaling: Any, target: dict[str, Any]) -> dict[str, Any]:
+    """Deregistering a target also deletes its scaling policies (captured beforehand)."""
+    return dict(
+        autoscaling.deregister_scalable_target(
+            ServiceNamespace=target["ServiceNamespace"],
+            ResourceId=target["ResourceId"],
+            ScalableDimension=target["ScalableDimension"],
+        )
+    )

@@ -1,0 +1,67 @@
+"""The boto3 clients a run uses, created lazily so a phase only pays for what it touches."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+# The state machine retries whole steps with backoff; inside a step the SDK's standard mode
+# absorbs a short burst of throttling without multiplying attempts.
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="sunset")
+
+
+class AwsClients:
+    """One boto3 client per AWS service, sharing a session and a retry policy."""
+
+    def __init__(self, session: boto3.Session | None = None) -> None:
+        self._session = session or boto3.Session()
+
+    def _client(self, name: str) -> Any:
+        return self._session.client(name, config=_CONFIG)  # type: ignore[call-overload]
+
+    @cached_property
+    def sagemaker(self) -> Any:
+        return self._client("sagemaker")
+
+    @cached_property
+    def autoscaling(self) -> Any:
+        return self._client("application-autoscaling")
+
+    @cached_property
+    def http_apis(self) -> Any:
+        return self._client("apigatewayv2")
+
+    @cached_property
+    def rest_apis(self) -> Any:
+        return self._client("apigateway")
+
+    @cached_property
+    def ec2(self) -> Any:
+        return self._client("ec2")
+
+    @cached_property
+    def rds(self) -> Any:
+        return self._client("rds")
+
+    @cached_property
+    def logs(self) -> Any:
+        return self._client("logs")
+
+    @cached_property
+    def cloudwatch(self) -> Any:
+        return self._client("cloudwatch")
+
+    @cached_property
+    def sns(self) -> Any:
+        return self._client("sns")
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._client("s3")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._client("dynamodb")

@@ -1,0 +1,49 @@
+"""RDS: DB instances, Aurora clusters, their snapshots, stopping them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from sunset.tags import as_tag_list
+
+
+def db_instances(rds: Any) -> Iterator[dict[str, Any]]:
+    """Every DB instance, tags included (DescribeDBInstances returns TagList)."""
+    for page in rds.get_paginator("describe_db_instances").paginate():
+        yield from page["DBInstances"]
+
+
+def db_clusters(rds: Any) -> Iterator[dict[str, Any]]:
+    for page in rds.get_paginator("describe_db_clusters").paginate():
+        yield from page["DBClusters"]
+
+
+def create_instance_snapshot(
+    rds: Any, instance: str, snapshot_id: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        rds.create_db_snapshot(
+            DBInstanceIdentifier=instance, DBSnapshotIdentifier=snapshot_id, Tags=as_tag_list(tags)
+        )
+    )
+
+
+def create_cluster_snapshot(
+    rds: Any, cluster: str, snapshot_id: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        rds.create_db_cluster_snapshot(
+            DBClusterIdentifier=cluster,
+            DBClusterSnapshotIdentifier=snapshot_id,
+            Tags=as_tag_list(tags),
+        )
+    )
+
+
+def stop_instance(rds: Any, instance: str) -> dict[str, Any]:
+    return dict(rds.stop_db_instance(DBInstanceIdentifier=instance))
+
+
+def stop_cluster(rds: Any, cluster: str) -> dict[str, Any]:
+    return dict(rds.stop_db_cluster(DBClusterIdentifier=cluster))

@@ -1,0 +1,95 @@
+"""API Gateway v1 (REST APIs): resources, methods, stages, deployments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sunset.aws.errors import error_code, without_metadata
+
+# A REST API with no method at all cannot be deployed ("The REST API doesn't contain any
+# methods"), so once the service's methods are gone Sunset deploys a tombstone on the root: a
+# MOCK integration that answers 404 with a short explanation.
+TOMBSTONE_METHOD = "ANY"
+TOMBSTONE_STATUS = "404"
+
+
+def list_apis(rest_apis: Any) -> Iterator[dict[str, Any]]:
+    for page in rest_apis.get_paginator("get_rest_apis").paginate():
+        yield from page["items"]
+
+
+def get_api(rest_apis: Any, api_id: str) -> dict[str, Any] | None:
+    try:
+        return without_metadata(rest_apis.get_rest_api(restApiId=api_id))
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return None
+        raise
+
+
+def resources(rest_apis: Any, api_id: str) -> list[dict[str, Any]]:
+    """Every resource of the API with its methods and their integrations embedded."""
+    items: list[dict[str, Any]] = []
+    for page in rest_apis.get_paginator("get_resources").paginate(
+        restApiId=api_id, embed=["methods"]
+    ):
+        items.extend(page["items"])
+    return items
+
+
+def stages(rest_apis: Any, api_id: str) -> list[dict[str, Any]]:
+    return list(rest_apis.get_stages(restApiId=api_id)["item"])
+
+
+def method_keys(api_resources: list[dict[str, Any]]) -> list[str]:
+    """'VERB /path' for every method, sorted: the routes people know the API by."""
+    return sorted(
+        f"{verb} {resource['path']}"
+        for resource in api_resources
+        for verb in resource.get("resourceMethods", {})
+    )
+
+
+def delete_resource(rest_apis: Any, api_id: str, resource_id: str) -> dict[str, Any]:
+    return dict(rest_apis.delete_resource(restApiId=api_id, resourceId=resource_id))
+
+
+def delete_method(rest_apis: Any, api_id: str, resource_id: str, verb: str) -> dict[str, Any]:
+    return dict(rest_apis.delete_method(restApiId=api_id, resourceId=resource_id, httpMethod=verb))
+
+
+def put_tombstone(rest_apis: Any, api_id: str, root_id: str, message: str) -> dict[str, Any]:
+    """Answer every request on the root with 404 and `message`, through a MOCK integration."""
+    rest_apis.put_method(
+        restApiId=api_id, resourceId=root_id, httpMethod=TOMBSTONE_METHOD, authorizationType="NONE"
+    )
+    response = rest_apis.put_integration(
+        restApiId=api_id,
+        resourceId=root_id,
+        httpMethod=TOMBSTONE_METHOD,
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 404}'},
+    )
+    rest_apis.put_method_response(
+        restApiId=api_id,
+        resourceId=root_id,
+        httpMethod=TOMBSTONE_METHOD,
+        statusCode=TOMBSTONE_STATUS,
+    )
+    rest_apis.put_integration_response(
+        restApiId=api_id,
+        resourceId=root_id,
+        httpMethod=TOMBSTONE_METHOD,
+        statusCode=TOMBSTONE_STATUS,
+        responseTemplates={"application/json": message},
+    )
+    return dict(response)
+
+
+def create_deployment(rest_apis: Any, api_id: str, stage: str, description: str) -> dict:
+    return dict(
+        rest_apis.create_deployment(restApiId=api_id, stageName=stage, description=description)
+    )

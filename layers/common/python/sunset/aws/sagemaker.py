@@ -1,0 +1,58 @@
+"""SageMaker: endpoints, their configs and models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from sunset.aws.errors import error_code, error_message, without_metadata
+from sunset.tags import tag_dict
+
+
+def list_endpoints(sagemaker: Any) -> Iterator[dict[str, Any]]:
+    """Every endpoint summary (name, arn, status) in the region."""
+    for page in sagemaker.get_paginator("list_endpoints").paginate():
+        yield from page["Endpoints"]
+
+
+def tags_of(sagemaker: Any, arn: str) -> dict[str, str]:
+    tags: list[dict[str, str]] = []
+    token: str | None = None
+    while True:
+        page = sagemaker.list_tags(ResourceArn=arn, **({"NextToken": token} if token else {}))
+        tags.extend(page.get("Tags", []))
+        token = page.get("NextToken")
+        if not token:
+            return tag_dict(tags)
+
+
+def _is_missing(exc: ClientError) -> bool:
+    # SageMaker answers a missing endpoint with ValidationException "Could not find endpoint".
+    return error_code(exc) in {"ValidationException", "ResourceNotFound"} and (
+        "could not find" in error_message(exc).lower()
+    )
+
+
+def describe_endpoint(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    """The endpoint's description, or None when it does not exist."""
+    try:
+        return without_metadata(sagemaker.describe_endpoint(EndpointName=name))
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def describe_endpoint_config(sagemaker: Any, name: str) -> dict[str, Any]:
+    return without_metadata(sagemaker.describe_endpoint_config(EndpointConfigName=name))
+
+
+def describe_model(sagemaker: Any, name: str) -> dict[str, Any]:
+    return without_metadata(sagemaker.describe_model(ModelName=name))
+
+
+def delete_endpoint(sagemaker: Any, name: str) -> dict[str, Any]:
+    """Delete the endpoint only; its endpoint config and models stay for a restore."""
+    return dict(sagemaker.delete_endpoint(EndpointName=name))

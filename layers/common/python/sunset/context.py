@@ -1,0 +1,40 @@
+"""What travels between the states of a run: small on purpose, the manifest holds the rest."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from sunset.request import DecommissionRequest
+
+
+class RunContext(BaseModel):
+    """Who is being shut down, by which run, since when, and what was asked."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    run_id: str
+    service: str
+    started_at: datetime
+    request: DecommissionRequest
+
+
+class StepEvent(BaseModel):
+    """The event every phase function after Prepare receives."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: RunContext
+
+
+class FailureEvent(BaseModel):
+    """What the incident path receives: the run, the state that failed and the Catch's error."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: RunContext | None = None
+    input: Any = None
+    failed_step: str
+    error: dict[str, str]

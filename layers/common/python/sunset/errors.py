@@ -1,0 +1,63 @@
+"""Errors a person on call can act on.
+
+The class name becomes the Step Functions error name (Lambda reports it as `errorType`), so the
+ASL can catch `InvalidRequest` or `ServiceLocked` by name and the INCIDENT notice can say what
+failed, on which resource, and what was done about it.
+"""
+
+from __future__ import annotations
+
+
+class SunsetError(Exception):
+    """Base class of every error Sunset raises on purpose."""
+
+
+class InvalidRequest(SunsetError):
+    """The execution input is wrong; nothing was touched."""
+
+
+class ServiceLocked(SunsetError):
+    """Another run holds the service's lock; this run did nothing."""
+
+
+class ResourceNotFound(SunsetError):
+    """A resource named explicitly in the request does not exist."""
+
+
+class NothingToDecommission(SunsetError):
+    """The selector and explicit ids matched no resource that Sunset may act on."""
+
+
+class ManifestError(SunsetError):
+    """A run's manifest is missing or does not match the schema this version understands."""
+
+
+class AwsCallFailed(SunsetError):
+    """A call that changes AWS state failed; the audit trail has the details."""
+
+    def __init__(self, action: str, resource: str, code: str, message: str) -> None:
+        self.action = action
+        self.resource = resource
+        self.code = code
+        super().__init__(f"{action} on {resource} failed with {code}: {message}")
+
+
+class AwsThrottled(SunsetError):
+    """AWS throttled a call; the state machine retries the step with backoff and jitter."""
+
+
+# The AWS error codes that mean "slow down and try again", across the services Sunset calls.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "LimitExceededException",
+    }
+)

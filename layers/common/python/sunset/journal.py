@@ -1,0 +1,106 @@
+"""Every change is evidence: the Journal makes a change and records it in the same motion.
+
+An entry goes to the runs table as soon as the call returns (so it survives a crash later in
+the phase) and into the manifest's `actions` (saved when the phase ends, failed or not).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from sunset.artifacts import ArtifactStore
+from sunset.aws.clients import AwsClients
+from sunset.aws.errors import error_code, error_message, request_id
+from sunset.context import RunContext
+from sunset.errors import THROTTLING_CODES, AwsCallFailed, AwsThrottled
+from sunset.manifest import Action, Manifest, PhaseRecord
+from sunset.notices import Notice, Notifier
+from sunset.runs import RunsTable
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Toolkit:
+    """The clients and stores a phase works with; built once per invocation by the handler."""
+
+    aws: AwsClients
+    store: ArtifactStore
+    runs: RunsTable
+    notifier: Notifier
+    lock_ttl_seconds: int = 172_800
+    now: Callable[[], datetime] = field(default=utcnow)
+
+
+class Journal:
+    def __init__(self, manifest: Manifest, runs: RunsTable, phase: str, now: Callable[[], datetime]):
+        self._manifest = manifest
+        self._runs = runs
+        self._phase = phase
+        self._now = now
+
+    def record(
+        self,
+        action: str,
+        resource: str,
+        result: Literal["ok", "failed"],
+        request: str | None = None,
+        detail: str | None = None,
+    ) -> Action:
+        entry = Action(
+            at=self._now(),
+            phase=self._phase,
+            action=action,
+            resource=resource,
+            result=result,
+            request_id=request,
+            detail=detail,
+        )
+        self._runs.append_audit(self._manifest.run_id, entry)
+        self._manifest.actions.append(entry)
+        return entry
+
+    def change(
+        self, action: str, resource: str, call: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Make one change to AWS and record it, ok or failed, with its request id."""
+        try:
+            response = call(*args, **kwargs)
+        except ClientError as exc:
+            self.record(action, resource, "failed", request_id(exc), error_message(exc))
+            if error_code(exc) in THROTTLING_CODES:
+                raise AwsThrottled(f"{action} on {resource} was throttled") from exc
+            raise AwsCallFailed(action, resource, error_code(exc), error_message(exc)) from exc
+        self.record(action, resource, "ok", request_id(response))
+        return response
+
+    def notify(self, notifier: Notifier, notice: Notice) -> str:
+        """Send a notice and record that people were told."""
+        response = self.change(
+            f"notify {notice.phase}", notifier.topic_arn, notifier.send, notice
+        )
+        return str(response.get("MessageId", ""))
+
+
+@contextmanager
+def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Manifest, Journal]]:
+    """Load the run's manifest, mark the phase, and save the manifest however the phase ends."""
+    manifest = kit.store.load_manifest(run.run_id)
+    record = PhaseRecord(name=name, started_at=kit.now(), status="running")
+    manifest.phases.append(record)
+    try:
+        yield manifest, Journal(manifest, kit.runs, name, kit.now)
+    except BaseException:
+        record.status, record.ended_at = "failed", kit.now()
+        kit.store.save_manifest(manifest)
+        raise
+    record.status, record.ended_at = "succeeded", kit.now()
+    kit.store.save_manifest(manifest)

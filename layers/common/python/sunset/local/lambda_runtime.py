@@ -1,0 +1,138 @@
+"""Run Lambda invocations in this process: our real handlers, against the same moto state.
+
+moto's Lambda backend normally starts a Docker container per invocation. The sandbox replaces
+`LambdaFunction._invoke_lambda` so that the deployed function's handler is imported from
+functions/ and called here, with that function's environment, returning what Lambda would: the
+JSON result, or an error payload {errorType, errorMessage, stackTrace} that Step Functions turns
+into the error name the ASL catches.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import threading
+import traceback
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from sunset.local.template import FunctionSource
+
+Hook = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class LambdaContextStandIn:
+    """The attributes of the Lambda context object that Powertools reads."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = ""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+class InProcessLambdas:
+    def __init__(self, functions: dict[str, FunctionSource]) -> None:
+        self.functions = functions
+        self._modules: dict[str, ModuleType] = {}
+        # Handlers read os.environ; one invocation at a time keeps each one's environment its own.
+        self._lock = threading.RLock()
+        self._hooks: list[tuple[str, Hook]] = []
+        self._original: Any = None
+        self.invocations: list[tuple[str, dict[str, Any]]] = []
+
+    def before(self, logical_id: str, hook: Hook) -> None:
+        """Call `hook(logical_id, event)` just before each invocation of that function."""
+        self._hooks.append((logical_id, hook))
+
+    def clear_hooks(self) -> None:
+        self._hooks.clear()
+
+    def install(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        self._original = LambdaFunction._invoke_lambda
+        runtime = self
+
+        def invoke(function: Any, event: str | None = None) -> tuple[str, bool, str]:
+            return runtime.invoke(function.function_name, function.function_arn, event)
+
+        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        from moto.awslambda.models import LambdaFunction
+
+        if self._original is not None:
+            LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
+            self._original = None
+
+    def _module(self, source: FunctionSource) -> ModuleType:
+        module_path = source.handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
+        if source.function_name not in self._modules:
+            spec = importlib.util.spec_from_file_location(
+                f"sunset_function_{source.logical_id}", source.code_dir / module_path
+            )
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._modules[source.function_name] = module
+        return self._modules[source.function_name]
+
+    @contextmanager
+    def _environment(self, source: FunctionSource, arn: str) -> Iterator[None]:
+        variables = {
+            **source.environment,
+            "AWS_LAMBDA_FUNCTION_NAME": source.function_name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        }
+        saved = {name: os.environ.get(name) for name in variables}
+        os.environ.update(variables)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def invoke(self, function_name: str, arn: str, raw_event: Any) -> tuple[str, bool, str]:
+        source = self.functions.get(function_name)
+        if source is None:
+            return json.dumps({"errorType": "ResourceNotFoundException",
+                               "errorMessage": f"{function_name} is not a sandbox function"}), True, ""
+        event = json.loads(raw_event) if isinstance(raw_event, str | bytes) else (raw_event or {})
+        with self._lock:
+            self.invocations.append((source.logical_id, event))
+            context = LambdaContextStandIn(
+                function_name=function_name,
+                memory_limit_in_mb=512,
+                invoked_function_arn=arn,
+                aws_request_id=str(uuid.uuid4()),
+            )
+            with self._environment(source, arn):
+                try:
+                    for logical_id, hook in list(self._hooks):
+                        if logical_id == source.logical_id:
+                            hook(logical_id, event)
+                    handler = getattr(self._module(source), source.handler.rsplit(".", 1)[1])
+                    result = handler(event, context)
+                except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it
+                    payload = {
+                        "errorType": type(exc).__name__,
+                        "errorMessage": str(exc),
+                        "stackTrace": traceback.format_tb(exc.__traceback__),
+                    }
+                    return json.dumps(payload), True, ""
+        return json.dumps(result), False, ""

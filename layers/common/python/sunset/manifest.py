@@ -1,0 +1,251 @@
+"""The run manifest: what the service was made of, what was backed up, what was done.
+
+The manifest is the checkpoint every destructive phase stands on and what a restore reads, so it
+is validated by this model both when it is written and when it is read back
+(`runs/<run_id>/manifest.json`). Captured configuration is kept as the AWS describe output,
+verbatim, so that nothing a restore needs is lost to a summarising model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sunset.request import DecommissionRequest
+
+SCHEMA_VERSION = 1
+PROTECT_TAG = "sunset:protect"
+
+ResourceKind = Literal[
+    "sagemaker-endpoint",
+    "http-api",
+    "rest-api",
+    "ebs-volume",
+    "rds-instance",
+    "rds-cluster",
+    "log-group",
+]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProtectedResource(_Record):
+    """A resource that matched the service but carries sunset:protect=true: never touched."""
+
+    kind: ResourceKind
+    resource_id: str
+
+
+class EndpointRecord(_Record):
+    name: str
+    arn: str
+    status: str
+    endpoint_config_name: str
+    variant_names: list[str]
+    model_names: list[str]
+
+
+class HttpApiRecord(_Record):
+    api_id: str
+    name: str
+    api_endpoint: str | None = None
+    route_keys: list[str]
+
+
+class RestApiRecord(_Record):
+    api_id: str
+    name: str
+    stage_names: list[str]
+    methods: list[str] = Field(description="'VERB /path' for every method of the API")
+
+
+class VolumeRecord(_Record):
+    volume_id: str
+    size_gib: int
+    volume_type: str
+    availability_zone: str
+    encrypted: bool
+    kms_key_id: str | None = None
+    state: str
+
+
+class DbInstanceRecord(_Record):
+    identifier: str
+    arn: str
+    engine: str
+    status: str
+    allocated_storage_gib: int
+    encrypted: bool
+
+
+class DbClusterRecord(_Record):
+    identifier: str
+    arn: str
+    engine: str
+    status: str
+    encrypted: bool
+    members: list[str]
+
+
+class LogGroupRecord(_Record):
+    name: str
+    arn: str
+
+
+class Impact(_Record):
+    """Recent traffic, so the announcement can say how many people a shutdown touches."""
+
+    window_days: int
+    endpoint_invocations: dict[str, float] = Field(default_factory=dict)
+    api_requests: dict[str, float] = Field(default_factory=dict)
+
+    @property
+    def total_invocations(self) -> float:
+        return sum(self.endpoint_invocations.values())
+
+    @property
+    def total_api_requests(self) -> float:
+        return sum(self.api_requests.values())
+
+
+class Inventory(_Record):
+    endpoints: list[EndpointRecord] = Field(default_factory=list)
+    http_apis: list[HttpApiRecord] = Field(default_factory=list)
+    rest_apis: list[RestApiRecord] = Field(default_factory=list)
+    volumes: list[VolumeRecord] = Field(default_factory=list)
+    db_instances: list[DbInstanceRecord] = Field(default_factory=list)
+    db_clusters: list[DbClusterRecord] = Field(default_factory=list)
+    log_groups: list[LogGroupRecord] = Field(default_factory=list)
+    protected: list[ProtectedResource] = Field(default_factory=list)
+    impact: Impact | None = None
+
+    def counts(self) -> dict[str, int]:
+        """How many resources of each kind Sunset will act on (protected ones excluded)."""
+        return {
+            "SageMaker endpoints": len(self.endpoints),
+            "HTTP APIs": len(self.http_apis),
+            "REST APIs": len(self.rest_apis),
+            "EBS volumes": len(self.volumes),
+            "RDS instances": len(self.db_instances),
+            "Aurora clusters": len(self.db_clusters),
+            "Log groups": len(self.log_groups),
+        }
+
+    def total(self) -> int:
+        return sum(self.counts().values())
+
+
+class SnapshotRecord(_Record):
+    kind: Literal["ebs", "rds-instance", "rds-cluster"]
+    snapshot_id: str
+    source_id: str
+    status: str
+    created_at: datetime
+
+
+class EndpointCapture(_Record):
+    """Everything needed to bring an endpoint back exactly as it was."""
+
+    endpoint: dict[str, Any]
+    endpoint_config: dict[str, Any]
+    models: list[dict[str, Any]]
+    scalable_targets: list[dict[str, Any]] = Field(default_factory=list)
+    scaling_policies: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class HttpApiCapture(_Record):
+    api: dict[str, Any]
+    routes: list[dict[str, Any]]
+    integrations: list[dict[str, Any]]
+    authorizers: list[dict[str, Any]]
+    stages: list[dict[str, Any]]
+
+
+class RestApiCapture(_Record):
+    api: dict[str, Any]
+    resources: list[dict[str, Any]] = Field(description="get_resources with methods embedded")
+    stages: list[dict[str, Any]]
+
+
+class Backups(_Record):
+    snapshots: list[SnapshotRecord] = Field(default_factory=list)
+    endpoints: dict[str, EndpointCapture] = Field(default_factory=dict)
+    http_apis: dict[str, HttpApiCapture] = Field(default_factory=dict)
+    rest_apis: dict[str, RestApiCapture] = Field(default_factory=dict)
+
+    def snapshot_for(self, kind: str, source_id: str) -> SnapshotRecord | None:
+        return next(
+            (s for s in self.snapshots if s.kind == kind and s.source_id == source_id), None
+        )
+
+
+class Action(_Record):
+    """One change Sunset made (or tried to make) to AWS; the audit trail has the same entry."""
+
+    at: datetime
+    phase: str
+    action: str
+    resource: str
+    result: Literal["ok", "failed"]
+    request_id: str | None = None
+    detail: str | None = None
+
+
+class LogFinding(_Record):
+    log_group: str
+    pattern: str
+    timestamp: datetime
+    message: str
+
+
+class LogCheck(_Record):
+    window_start: datetime
+    window_end: datetime
+    log_groups: list[str]
+    patterns: list[str]
+    events_scanned: int
+    findings: list[LogFinding]
+    truncated: bool = Field(description="True when more matches existed than were kept")
+
+
+class PhaseRecord(_Record):
+    name: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    status: Literal["running", "succeeded", "failed"]
+
+
+class Incident(_Record):
+    failed_step: str
+    error: str
+    cause: str
+    at: datetime
+
+
+class Manifest(_Record):
+    """Schema v1 of runs/<run_id>/manifest.json; see docs/manifest.md."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str
+    service: str
+    request: DecommissionRequest
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: Literal["running", "succeeded", "failed"] = "running"
+    phases: list[PhaseRecord] = Field(default_factory=list)
+    inventory: Inventory | None = None
+    backups: Backups = Field(default_factory=Backups)
+    actions: list[Action] = Field(default_factory=list)
+    log_check: LogCheck | None = None
+    incident: Incident | None = None
+
+    def require_inventory(self) -> Inventory:
+        from sunset.errors import ManifestError
+
+        if self.inventory is None:
+            raise ManifestError(f"run {self.run_id} has no inventory: Discover has not run")
+        return self.inventory

@@ -1,0 +1,226 @@
+"""What people receive: one SNS message per phase, all templates in this one module.
+
+Each notice has a subject a person can triage from a phone, a plain-text body, and the message
+attributes `phase`, `service`, `run_id` and `severity` that subscription filter policies use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from sunset.aws import sns
+from sunset.context import RunContext
+from sunset.manifest import Inventory, Manifest
+
+Phase = Literal[
+    "ANNOUNCED",
+    "STARTED",
+    "BACKED_UP",
+    "ACCESS_REMOVED",
+    "STOPPED",
+    "COMPLETED",
+    "INCIDENT",
+    "ROLLED_BACK",
+    "CANCELLED",
+    "RESTORED",
+]
+Severity = Literal["info", "warning", "critical"]
+SEVERITY: dict[str, Severity] = {"INCIDENT": "critical", "ROLLED_BACK": "warning", "CANCELLED": "warning"}
+_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+class Notice(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    phase: Phase
+    service: str
+    run_id: str
+    subject: str
+    body: str
+
+    @property
+    def severity(self) -> Severity:
+        return SEVERITY.get(self.phase, "info")
+
+    def attributes(self) -> dict[str, str]:
+        return {
+            "phase": self.phase,
+            "service": self.service,
+            "run_id": self.run_id,
+            "severity": self.severity,
+        }
+
+
+class Notifier:
+    def __init__(self, sns_client: Any, topic_arn: str) -> None:
+        self._sns = sns_client
+        self.topic_arn = topic_arn
+
+    def send(self, notice: Notice) -> dict[str, Any]:
+        return sns.publish(self._sns, self.topic_arn, notice.subject, notice.body, notice.attributes())
+
+
+def _notice(phase: Phase, run_id: str, service: str, headline: str, sections: Iterable[str]) -> Notice:
+    subject = f"[Sunset] {service}: {headline}"
+    if len(subject) > _SUBJECT_LIMIT:
+        subject = subject[: _SUBJECT_LIMIT - 1] + "…"
+    body = "\n\n".join(part.rstrip() for part in sections if part) + "\n"
+    return Notice(phase=phase, service=service, run_id=run_id, subject=subject, body=body)
+
+
+def _footer(run: RunContext) -> str:
+    contacts = ", ".join(run.request.contacts) or "(no contacts given)"
+    return f"Run: {run.run_id}\nQuestions: {contacts}"
+
+
+def _downtime(run: RunContext) -> str:
+    downtime = run.request.downtime
+    if downtime is None:
+        return "Expected downtime: permanent (no planned return)"
+    return f"Expected downtime: {run.request.expected_downtime} ({_human(downtime.total_seconds())})"
+
+
+def _human(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes = rest // 60
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    return " ".join(p for p in parts if p) or f"{int(seconds)} s"
+
+
+def inventory_lines(inventory: Inventory) -> str:
+    lines = [f"- {label}: {count}" for label, count in inventory.counts().items() if count]
+    if inventory.protected:
+        protected = ", ".join(f"{p.kind} {p.resource_id}" for p in inventory.protected)
+        lines.append(f"- Protected, left untouched: {protected}")
+    return "What is affected:\n" + "\n".join(lines)
+
+
+def announced(run: RunContext, inventory: Inventory) -> Notice:
+    when = run.started_at.strftime("%Y-%m-%d %H:%M UTC")
+    impact = ""
+    if inventory.impact is not None:
+        impact = (
+            f"Recent traffic ({inventory.impact.window_days} days): "
+            f"{inventory.impact.total_invocations:,.0f} model invocations, "
+            f"{inventory.impact.total_api_requests:,.0f} API requests."
+        )
+    return _notice(
+        "ANNOUNCED",
+        run.run_id,
+        run.service,
+        "scheduled shutdown",
+        [
+            f"The AI service {run.service!r} is being shut down by Sunset.",
+            f"When: {when}\nWhy: {run.request.reason}\n{_downtime(run)}",
+            f"How it comes back: {run.request.resumption_plan}",
+            inventory_lines(inventory),
+            impact,
+            "Before anything is removed, every volume and database is snapshotted and every "
+            "endpoint and API configuration is captured in the run's manifest.",
+            _footer(run),
+        ],
+    )
+
+
+def started(run: RunContext) -> Notice:
+    return _notice(
+        "STARTED",
+        run.run_id,
+        run.service,
+        "shutdown started",
+        [f"Sunset has started shutting down {run.service!r}: backups first.", _footer(run)],
+    )
+
+
+def backed_up(run: RunContext, manifest: Manifest) -> Notice:
+    backups = manifest.backups
+    snapshots = "\n".join(
+        f"- {s.kind} {s.source_id} -> {s.snapshot_id} ({s.status})" for s in backups.snapshots
+    )
+    captured = (
+        f"Configuration captured: {len(backups.endpoints)} endpoint(s), "
+        f"{len(backups.http_apis)} HTTP API(s), {len(backups.rest_apis)} REST API(s)."
+    )
+    return _notice(
+        "BACKED_UP",
+        run.run_id,
+        run.service,
+        "backups taken",
+        [f"Snapshots:\n{snapshots}" if snapshots else "Snapshots: none needed.", captured, _footer(run)],
+    )
+
+
+def access_removed(run: RunContext, removed: list[str]) -> Notice:
+    listing = "\n".join(f"- {item}" for item in removed) or "- nothing to remove"
+    return _notice(
+        "ACCESS_REMOVED",
+        run.run_id,
+        run.service,
+        "API access removed",
+        [f"Clients can no longer reach {run.service!r} through its APIs:\n{listing}", _footer(run)],
+    )
+
+
+def stopped(run: RunContext, stopped_items: list[str]) -> Notice:
+    listing = "\n".join(f"- {item}" for item in stopped_items) or "- nothing was running"
+    return _notice(
+        "STOPPED",
+        run.run_id,
+        run.service,
+        "compute stopped",
+        [
+            f"Stopped (configuration kept for a restore):\n{listing}",
+            _footer(run),
+        ],
+    )
+
+
+def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
+    findings = manifest.log_check.findings if manifest.log_check else []
+    logs = (
+        f"Log check: {len(findings)} error line(s) during the run; see the report."
+        if findings
+        else "Log check: no error lines during the run."
+    )
+    return _notice(
+        "COMPLETED",
+        run.run_id,
+        run.service,
+        "shutdown completed",
+        [
+            f"{run.service!r} is shut down. {len(manifest.actions)} change(s) were made and recorded.",
+            logs,
+            f"Report: {report_uri}",
+            f"How it comes back: {run.request.resumption_plan}",
+            _footer(run),
+        ],
+    )
+
+
+def incident(
+    run_id: str,
+    service: str,
+    failed_step: str,
+    error: str,
+    cause: str,
+    state_of_things: str,
+    contacts: list[str],
+) -> Notice:
+    return _notice(
+        "INCIDENT",
+        run_id,
+        service,
+        f"shutdown FAILED at {failed_step}",
+        [
+            f"The Sunset run {run_id} for {service!r} failed in step {failed_step!r}.",
+            f"Error: {error}\nCause: {cause}",
+            state_of_things,
+            "Automatic rollback is not part of this version of Sunset: the run halted where it "
+            "failed. Everything removed so far is recorded, with its backup, in the manifest.",
+            f"Run: {run_id}\nQuestions: {', '.join(contacts) or '(no contacts given)'}",
+        ],
+    )

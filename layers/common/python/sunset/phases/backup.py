@@ -1,0 +1,189 @@
+"""Back up: snapshot what holds data, capture the configuration of what will be removed.
+
+Every snapshot carries the sunset:run-id, sunset:service and sunset:source tags. Its identifier
+includes the run id and a hash of it, so two runs never collide and a retried phase finds the
+snapshot it already started in the manifest instead of starting a second one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from sunset import notices
+from sunset.aws import autoscaling, ec2, http_api, rds, rest_api, sagemaker
+from sunset.aws.clients import AwsClients
+from sunset.context import RunContext
+from sunset.journal import Journal, Toolkit, running_phase
+from sunset.manifest import (
+    EndpointCapture,
+    EndpointRecord,
+    HttpApiCapture,
+    Manifest,
+    RestApiCapture,
+    SnapshotRecord,
+)
+from sunset.phases.results import PhaseResult
+from sunset.tags import backup_tags
+
+Clock = Callable[[], datetime]
+
+
+def snapshot_identifier(run_id: str, source_id: str) -> str:
+    """An RDS-valid snapshot name unique to (run, source): letters, digits, single hyphens."""
+    slug = re.sub(r"[^a-z0-9]+", "-", f"{source_id}-{run_id}".lower()).strip("-")
+    digest = hashlib.sha256(f"{run_id}\0{source_id}".encode()).hexdigest()[:10]
+    return f"sunset-{slug[:200].strip('-')}-{digest}"
+
+
+def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
+    for volume in manifest.require_inventory().volumes:
+        if manifest.backups.snapshot_for("ebs", volume.volume_id):
+            continue
+        snapshot = journal.change(
+            "ec2:CreateSnapshot",
+            volume.volume_id,
+            ec2.create_snapshot,
+            aws.ec2,
+            volume.volume_id,
+            f"Sunset run {manifest.run_id}: backup of {volume.volume_id} ({manifest.service})",
+            backup_tags(manifest.run_id, manifest.service, volume.volume_id),
+        )
+        manifest.backups.snapshots.append(
+            SnapshotRecord(
+                kind="ebs",
+                snapshot_id=snapshot["SnapshotId"],
+                source_id=volume.volume_id,
+                status=snapshot["State"],
+                created_at=now(),
+            )
+        )
+
+
+def _snapshot_databases(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
+    inventory = manifest.require_inventory()
+    for instance in inventory.db_instances:
+        if manifest.backups.snapshot_for("rds-instance", instance.identifier):
+            continue
+        snapshot_id = snapshot_identifier(manifest.run_id, instance.identifier)
+        response = journal.change(
+            "rds:CreateDBSnapshot",
+            instance.identifier,
+            rds.create_instance_snapshot,
+            aws.rds,
+            instance.identifier,
+            snapshot_id,
+            backup_tags(manifest.run_id, manifest.service, instance.arn),
+        )
+        manifest.backups.snapshots.append(
+            SnapshotRecord(
+                kind="rds-instance",
+                snapshot_id=snapshot_id,
+                source_id=instance.identifier,
+                status=response["DBSnapshot"]["Status"],
+                created_at=now(),
+            )
+        )
+    for cluster in inventory.db_clusters:
+        if manifest.backups.snapshot_for("rds-cluster", cluster.identifier):
+            continue
+        snapshot_id = snapshot_identifier(manifest.run_id, cluster.identifier)
+        response = journal.change(
+            "rds:CreateDBClusterSnapshot",
+            cluster.identifier,
+            rds.create_cluster_snapshot,
+            aws.rds,
+            cluster.identifier,
+            snapshot_id,
+            backup_tags(manifest.run_id, manifest.service, cluster.arn),
+        )
+        manifest.backups.snapshots.append(
+            SnapshotRecord(
+                kind="rds-cluster",
+                snapshot_id=snapshot_id,
+                source_id=cluster.identifier,
+                status=response["DBClusterSnapshot"]["Status"],
+                created_at=now(),
+            )
+        )
+
+
+def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCapture:
+    """The endpoint, its config, its models and its autoscaling, as AWS describes them."""
+    description = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
+    if description is None:
+        raise RuntimeError(f"endpoint {endpoint.name} vanished before its configuration was captured")
+    config = sagemaker.describe_endpoint_config(aws.sagemaker, description["EndpointConfigName"])
+    model_names = sorted({v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")})
+    resource_ids = [
+        autoscaling.variant_resource_id(endpoint.name, v["VariantName"])
+        for v in config["ProductionVariants"]
+    ]
+    targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
+    policies = [
+        policy
+        for target in targets
+        for policy in autoscaling.scaling_policies(aws.autoscaling, target["ResourceId"])
+    ]
+    return EndpointCapture(
+        endpoint=description,
+        endpoint_config=config,
+        models=[sagemaker.describe_model(aws.sagemaker, name) for name in model_names],
+        scalable_targets=targets,
+        scaling_policies=policies,
+    )
+
+
+def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
+    api = http_api.get_api(aws.http_apis, api_id)
+    if api is None:
+        raise RuntimeError(f"HTTP API {api_id} vanished before its configuration was captured")
+    routes = http_api.routes(aws.http_apis, api_id)
+    return HttpApiCapture(
+        api=api,
+        routes=routes,
+        integrations=http_api.integrations(aws.http_apis, api_id),
+        authorizers=http_api.authorizers_of(aws.http_apis, api_id, routes),
+        stages=http_api.stages(aws.http_apis, api_id),
+    )
+
+
+def capture_rest_api(aws: AwsClients, api_id: str) -> RestApiCapture:
+    api = rest_api.get_api(aws.rest_apis, api_id)
+    if api is None:
+        raise RuntimeError(f"REST API {api_id} vanished before its configuration was captured")
+    return RestApiCapture(
+        api=api,
+        resources=rest_api.resources(aws.rest_apis, api_id),
+        stages=rest_api.stages(aws.rest_apis, api_id),
+    )
+
+
+def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
+    """Send STARTED, take every snapshot, capture every configuration, then send BACKED_UP."""
+    with running_phase(kit, run, "Back up") as (manifest, journal):
+        journal.notify(kit.notifier, notices.started(run))
+        inventory = manifest.require_inventory()
+        _snapshot_volumes(manifest, journal, kit.aws, kit.now)
+        _snapshot_databases(manifest, journal, kit.aws, kit.now)
+        backups = manifest.backups
+        for endpoint in inventory.endpoints:
+            backups.endpoints[endpoint.name] = capture_endpoint(kit.aws, endpoint)
+            journal.record("capture configuration", f"sagemaker-endpoint/{endpoint.name}", "ok")
+        for http in inventory.http_apis:
+            backups.http_apis[http.api_id] = capture_http_api(kit.aws, http.api_id)
+            journal.record("capture configuration", f"http-api/{http.api_id}", "ok")
+        for rest in inventory.rest_apis:
+            backups.rest_apis[rest.api_id] = capture_rest_api(kit.aws, rest.api_id)
+            journal.record("capture configuration", f"rest-api/{rest.api_id}", "ok")
+        # The manifest must hold the backups before people are told they exist.
+        kit.store.save_manifest(manifest)
+        journal.notify(kit.notifier, notices.backed_up(run, manifest))
+    counts = {
+        "Snapshots": len(backups.snapshots),
+        "Endpoint configurations": len(backups.endpoints),
+        "API configurations": len(backups.http_apis) + len(backups.rest_apis),
+    }
+    return PhaseResult(phase="Back up", summary="backups started and configuration captured", counts=counts)

@@ -1,0 +1,291 @@
+"""Discover: find every resource of the service, by tag and by explicit id, and its recent traffic.
+
+Discovery goes service by service (the Resource Groups Tagging API is not used: it cannot see
+every kind we need, and moto's crashed on a mixed account). A resource tagged
+sunset:protect=true is reported and never acted on. An explicit id that does not exist is an
+error: a typo must not turn into a silent partial shutdown.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sunset.aws import autoscaling, cloudwatch, ec2, http_api, logs, rds, rest_api, sagemaker
+from sunset.aws.clients import AwsClients
+from sunset.context import RunContext
+from sunset.errors import InvalidRequest, NothingToDecommission, ResourceNotFound
+from sunset.journal import Toolkit, running_phase
+from sunset.manifest import (
+    DbClusterRecord,
+    DbInstanceRecord,
+    EndpointRecord,
+    HttpApiRecord,
+    Impact,
+    Inventory,
+    LogGroupRecord,
+    ProtectedResource,
+    ResourceKind,
+    RestApiRecord,
+    VolumeRecord,
+)
+from sunset.phases.results import PhaseResult
+from sunset.request import DecommissionRequest
+from sunset.tags import is_protected, matches_selector, tag_dict
+
+IMPACT_WINDOW_DAYS = 7
+SAGEMAKER_LOG_PREFIX = "/aws/sagemaker/Endpoints/"
+
+
+class _Scope:
+    """Decides, for one kind of resource, which candidates are in, protected, or missing."""
+
+    def __init__(self, kind: ResourceKind, request: DecommissionRequest, explicit: list[str]):
+        self.kind = kind
+        self.selector = request.selector.tags
+        self.explicit = set(explicit)
+        self.seen: set[str] = set()
+        self.protected: list[ProtectedResource] = []
+
+    def wants(self, resource_id: str, tags: dict[str, str], implied: bool = False) -> bool:
+        """Whether to act on a candidate; `implied` means it belongs by naming convention."""
+        named = implied or resource_id in self.explicit
+        self.seen.add(resource_id)
+        if not (named or matches_selector(tags, self.selector)):
+            return False
+        if is_protected(tags):
+            self.protected.append(ProtectedResource(kind=self.kind, resource_id=resource_id))
+            return False
+        return True
+
+    def check_all_found(self) -> None:
+        missing = sorted(self.explicit - self.seen)
+        if missing:
+            raise ResourceNotFound(
+                f"resources listed explicitly were not found ({self.kind}): {', '.join(missing)}; "
+                "check the ids and the region; nothing was changed"
+            )
+
+
+def _endpoints(aws: AwsClients, scope: _Scope) -> list[EndpointRecord]:
+    found = []
+    for summary in sagemaker.list_endpoints(aws.sagemaker):
+        name = summary["EndpointName"]
+        if not scope.wants(name, sagemaker.tags_of(aws.sagemaker, summary["EndpointArn"])):
+            continue
+        endpoint = sagemaker.describe_endpoint(aws.sagemaker, name)
+        if endpoint is None:  # deleted between list and describe
+            continue
+        config = sagemaker.describe_endpoint_config(aws.sagemaker, endpoint["EndpointConfigName"])
+        variants = config["ProductionVariants"]
+        found.append(
+            EndpointRecord(
+                name=name,
+                arn=endpoint["EndpointArn"],
+                status=endpoint["EndpointStatus"],
+                endpoint_config_name=endpoint["EndpointConfigName"],
+                variant_names=[v["VariantName"] for v in variants],
+                model_names=sorted({v["ModelName"] for v in variants if v.get("ModelName")}),
+            )
+        )
+    return found
+
+
+def _http_apis(aws: AwsClients, scope: _Scope) -> list[HttpApiRecord]:
+    found = []
+    for api in http_api.list_apis(aws.http_apis):
+        if api.get("ProtocolType") != "HTTP" or not scope.wants(api["ApiId"], api.get("Tags", {})):
+            continue
+        routes = http_api.routes(aws.http_apis, api["ApiId"])
+        found.append(
+            HttpApiRecord(
+                api_id=api["ApiId"],
+                name=api["Name"],
+                api_endpoint=api.get("ApiEndpoint"),
+                route_keys=sorted(r["RouteKey"] for r in routes),
+            )
+        )
+    return found
+
+
+def _rest_apis(aws: AwsClients, scope: _Scope) -> list[RestApiRecord]:
+    found = []
+    for api in rest_api.list_apis(aws.rest_apis):
+        if not scope.wants(api["id"], api.get("tags", {})):
+            continue
+        resources = rest_api.resources(aws.rest_apis, api["id"])
+        found.append(
+            RestApiRecord(
+                api_id=api["id"],
+                name=api["name"],
+                stage_names=sorted(s["stageName"] for s in rest_api.stages(aws.rest_apis, api["id"])),
+                methods=rest_api.method_keys(resources),
+            )
+        )
+    return found
+
+
+def _volumes(aws: AwsClients, scope: _Scope) -> list[VolumeRecord]:
+    candidates = {v["VolumeId"]: v for v in ec2.volumes_with_tags(aws.ec2, scope.selector)}
+    for volume in ec2.volumes_by_id(aws.ec2, sorted(scope.explicit)):
+        candidates.setdefault(volume["VolumeId"], volume)
+    return [
+        VolumeRecord(
+            volume_id=volume_id,
+            size_gib=volume["Size"],
+            volume_type=volume.get("VolumeType", "unknown"),
+            availability_zone=volume["AvailabilityZone"],
+            encrypted=bool(volume.get("Encrypted")),
+            kms_key_id=volume.get("KmsKeyId"),
+            state=volume["State"],
+        )
+        for volume_id, volume in sorted(candidates.items())
+        if scope.wants(volume_id, tag_dict(volume.get("Tags")))
+    ]
+
+
+def _db_instances(aws: AwsClients, scope: _Scope) -> list[DbInstanceRecord]:
+    found = []
+    for db in rds.db_instances(aws.rds):
+        identifier = db["DBInstanceIdentifier"]
+        if db.get("DBClusterIdentifier"):
+            # Aurora members are backed up and stopped through their cluster.
+            if identifier in scope.explicit:
+                raise InvalidRequest(
+                    f"resources.rds_instances: {identifier} is a member of Aurora cluster "
+                    f"{db['DBClusterIdentifier']}; list the cluster under resources.rds_clusters"
+                )
+            continue
+        if not scope.wants(identifier, tag_dict(db.get("TagList"))):
+            continue
+        found.append(
+            DbInstanceRecord(
+                identifier=identifier,
+                arn=db["DBInstanceArn"],
+                engine=db["Engine"],
+                status=db["DBInstanceStatus"],
+                allocated_storage_gib=int(db.get("AllocatedStorage", 0)),
+                encrypted=bool(db.get("StorageEncrypted")),
+            )
+        )
+    return found
+
+
+def _db_clusters(aws: AwsClients, scope: _Scope) -> list[DbClusterRecord]:
+    return [
+        DbClusterRecord(
+            identifier=cluster["DBClusterIdentifier"],
+            arn=cluster["DBClusterArn"],
+            engine=cluster["Engine"],
+            status=cluster["Status"],
+            encrypted=bool(cluster.get("StorageEncrypted")),
+            members=sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])),
+        )
+        for cluster in rds.db_clusters(aws.rds)
+        if scope.wants(cluster["DBClusterIdentifier"], tag_dict(cluster.get("TagList")))
+    ]
+
+
+def _log_groups(
+    aws: AwsClients, scope: _Scope, endpoints: list[EndpointRecord]
+) -> list[LogGroupRecord]:
+    # An endpoint's own log group belongs to the service even when nobody tagged it.
+    by_convention = {SAGEMAKER_LOG_PREFIX + endpoint.name for endpoint in endpoints}
+    found = []
+    for group in logs.log_groups(aws.logs):
+        name = group["logGroupName"]
+        arn = logs.group_arn(group)
+        if scope.wants(name, logs.tags_of(aws.logs, arn), implied=name in by_convention):
+            found.append(LogGroupRecord(name=name, arn=arn))
+    return found
+
+
+def _impact(aws: AwsClients, inventory: Inventory, now: datetime) -> Impact:
+    metrics: dict[str, dict[str, Any]] = {}
+    for endpoint in inventory.endpoints:
+        for variant in endpoint.variant_names:
+            metrics[f"endpoint:{endpoint.name}:{variant}"] = {
+                "Namespace": "AWS/SageMaker",
+                "MetricName": "Invocations",
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint.name},
+                    {"Name": "VariantName", "Value": variant},
+                ],
+            }
+    for http in inventory.http_apis:
+        metrics[f"api:{http.api_id}"] = {
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "Count",
+            "Dimensions": [{"Name": "ApiId", "Value": http.api_id}],
+        }
+    for rest in inventory.rest_apis:
+        metrics[f"api:{rest.api_id}"] = {
+            "Namespace": "AWS/ApiGateway",
+            "MetricName": "Count",
+            "Dimensions": [{"Name": "ApiName", "Value": rest.name}],
+        }
+    totals = cloudwatch.sum_metrics(
+        aws.cloudwatch, metrics, now - timedelta(days=IMPACT_WINDOW_DAYS), now, period=86_400
+    )
+    impact = Impact(window_days=IMPACT_WINDOW_DAYS)
+    for label, value in totals.items():
+        kind, _, rest_of_label = label.partition(":")
+        if kind == "endpoint":
+            name = rest_of_label.rsplit(":", 1)[0]
+            impact.endpoint_invocations[name] = impact.endpoint_invocations.get(name, 0.0) + value
+        else:
+            impact.api_requests[rest_of_label] = value
+    return impact
+
+
+def find_resources(aws: AwsClients, request: DecommissionRequest, now: datetime) -> Inventory:
+    """Everything that belongs to the service, protected resources set aside, with its traffic."""
+    explicit = request.resources
+    scopes = {
+        "endpoints": _Scope("sagemaker-endpoint", request, explicit.sagemaker_endpoints),
+        "http": _Scope("http-api", request, explicit.http_apis),
+        "rest": _Scope("rest-api", request, explicit.rest_apis),
+        "volumes": _Scope("ebs-volume", request, explicit.ebs_volumes),
+        "instances": _Scope("rds-instance", request, explicit.rds_instances),
+        "clusters": _Scope("rds-cluster", request, explicit.rds_clusters),
+        "logs": _Scope("log-group", request, explicit.log_groups),
+    }
+    endpoints = _endpoints(aws, scopes["endpoints"])
+    inventory = Inventory(
+        endpoints=endpoints,
+        http_apis=_http_apis(aws, scopes["http"]),
+        rest_apis=_rest_apis(aws, scopes["rest"]),
+        volumes=_volumes(aws, scopes["volumes"]),
+        db_instances=_db_instances(aws, scopes["instances"]),
+        db_clusters=_db_clusters(aws, scopes["clusters"]),
+        log_groups=_log_groups(aws, scopes["logs"], endpoints),
+    )
+    for scope in scopes.values():
+        scope.check_all_found()
+        inventory.protected.extend(scope.protected)
+    inventory.impact = _impact(aws, inventory, now)
+    return inventory
+
+
+def discover(run: RunContext, kit: Toolkit) -> PhaseResult:
+    """Record the service's inventory in the manifest; fail when nothing would be acted on."""
+    with running_phase(kit, run, "Discover") as (manifest, _journal):
+        inventory = find_resources(kit.aws, run.request, kit.now())
+        manifest.inventory = inventory
+        if inventory.total() == 0:
+            protected = len(inventory.protected)
+            raise NothingToDecommission(
+                f"no resource of {run.service!r} matched selector {run.request.selector.tags} "
+                f"or the explicit ids ({protected} protected resource(s) set aside); nothing was done"
+            )
+    counts = {label: n for label, n in inventory.counts().items() if n}
+    counts["Protected"] = len(inventory.protected)
+    return PhaseResult(
+        phase="Discover",
+        summary=f"{inventory.total()} resource(s) in scope, {len(inventory.protected)} protected",
+        counts=counts,
+    )
+
+
+def variant_resource_ids(endpoint: EndpointRecord) -> list[str]:
+    return [autoscaling.variant_resource_id(endpoint.name, v) for v in endpoint.variant_names]

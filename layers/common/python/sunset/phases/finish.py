@@ -1,0 +1,100 @@
+"""The two ways a run ends: a report and COMPLETED, or an incident and INCIDENT.
+
+Both write the same artifacts (manifest, audit.jsonl, report.md), release the service's lock and
+record the run's final status, so that every terminal path leaves the same evidence behind.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+
+from sunset import notices
+from sunset.artifacts import run_prefix
+from sunset.context import FailureEvent, RunContext
+from sunset.journal import Journal, Toolkit, running_phase
+from sunset.manifest import Incident, Manifest
+from sunset.observability import metrics
+from sunset.phases.results import RunOutcome
+from sunset.report import render_markdown
+
+
+def _write_artifacts(kit: Toolkit, manifest: Manifest) -> RunOutcome:
+    run_id = manifest.run_id
+    kit.store.save_manifest(manifest)
+    audit = kit.runs.audit_entries(run_id)
+    kit.store.save_report(run_id, render_markdown(manifest, audit))
+    kit.store.save_audit(run_id, audit)
+    prefix = run_prefix(run_id)
+    counts = manifest.inventory.counts() if manifest.inventory else {}
+    return RunOutcome(
+        run_id=run_id,
+        service=manifest.service,
+        status=manifest.outcome.upper(),
+        manifest=kit.store.uri(prefix + "manifest.json"),
+        audit=kit.store.uri(prefix + "audit.jsonl"),
+        report=kit.store.uri(prefix + "report.md"),
+        counts={label: n for label, n in counts.items() if n},
+    )
+
+
+def _close(kit: Toolkit, manifest: Manifest, journal: Journal, outcome: Literal["succeeded", "failed"]) -> None:
+    manifest.outcome, manifest.ended_at = outcome, kit.now()
+    if kit.runs.release_lock(manifest.service, manifest.run_id):
+        journal.record("release lock", f"service/{manifest.service}", "ok")
+    kit.runs.finish_run(manifest.run_id, outcome.upper(), manifest.ended_at)
+
+
+def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
+    """Close a successful run: artifacts, COMPLETED notice, lock released."""
+    report_uri = kit.store.uri(run_prefix(run.run_id) + "report.md")
+    with running_phase(kit, run, "Report") as (manifest, journal):
+        journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
+        _close(kit, manifest, journal, "succeeded")
+    outcome = _write_artifacts(kit, manifest)
+    metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
+    return outcome
+
+
+def _readable_cause(cause: str) -> str:
+    """Lambda wraps errors as JSON ({errorType, errorMessage, ...}); people want the message."""
+    try:
+        payload = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return str(payload["errorMessage"])
+    return cause
+
+
+def _state_of_things(manifest: Manifest) -> str:
+    changed = [a for a in manifest.actions if a.phase in {"Remove API routes", "Stop endpoints"}]
+    done = [f"- {a.action} {a.resource}: {a.result}" for a in changed]
+    snapshots = [f"- {s.kind} {s.source_id} -> {s.snapshot_id}" for s in manifest.backups.snapshots]
+    return "\n".join(
+        [
+            "Changes made before the failure:",
+            *(done or ["- none: nothing was removed or stopped"]),
+            "Backups on record:",
+            *(snapshots or ["- none"]),
+        ]
+    )
+
+
+def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
+    """Record the failure, tell people (INCIDENT), write the artifacts, release the lock."""
+    assert event.run is not None, "the incident path starts after Prepare"
+    run = event.run
+    error = event.error.get("Error", "Unknown")
+    cause = _readable_cause(event.error.get("Cause", ""))
+    with running_phase(kit, run, "Incident") as (manifest, journal):
+        manifest.incident = Incident(failed_step=event.failed_step, error=error, cause=cause, at=kit.now())
+        notice = notices.incident(
+            run.run_id, run.service, event.failed_step, error, cause,
+            _state_of_things(manifest), list(run.request.contacts),
+        )
+        journal.notify(kit.notifier, notice)
+        _close(kit, manifest, journal, "failed")
+    outcome = _write_artifacts(kit, manifest)
+    metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+    return outcome.model_copy(update={"cause": f"{event.failed_step} failed: {error}: {cause}"})

@@ -1,0 +1,22 @@
+"""What phases return into the state machine's state: short summaries, never inventories."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class PhaseResult(BaseModel):
+    phase: str
+    summary: str
+    counts: dict[str, int] = {}
+
+
+class RunOutcome(BaseModel):
+    run_id: str
+    service: str
+    status: str
+    manifest: str
+    audit: str
+    report: str
+    counts: dict[str, int] = {}
+    cause: str | None = None

@@ -1,0 +1,133 @@
+"""The post-mortem report (report.md), built from the manifest and the audit trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sunset.manifest import Action, Manifest
+
+
+def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
+    head = list(header)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        lines.append("| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row) + " |")
+    return "\n".join(lines)
+
+
+def _at(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
+    """A post-mortem a person can read: what was asked, found, kept, changed, and seen."""
+    request = manifest.request
+    inventory = manifest.inventory
+    sections = [
+        f"# Sunset report: {manifest.service}",
+        _table(
+            ["", ""],
+            [
+                ["Run", f"`{manifest.run_id}`"],
+                ["Outcome", manifest.outcome.upper()],
+                ["Started", _at(manifest.started_at)],
+                ["Ended", _at(manifest.ended_at)],
+                ["Reason", request.reason],
+                ["Expected downtime", request.expected_downtime or "permanent"],
+                ["Resumption plan", request.resumption_plan],
+                ["Contacts", ", ".join(request.contacts) or "—"],
+            ],
+        ),
+        "## Timeline",
+        _table(
+            ["Phase", "Started", "Ended", "Status"],
+            [[p.name, _at(p.started_at), _at(p.ended_at), p.status] for p in manifest.phases],
+        ),
+    ]
+    if manifest.incident:
+        incident = manifest.incident
+        sections += [
+            "## Incident",
+            f"The run failed in **{incident.failed_step}** at {_at(incident.at)}.\n\n"
+            f"- Error: `{incident.error}`\n- Cause: {incident.cause}",
+        ]
+    if inventory:
+        rows: list[list[object]] = []
+        rows += [["SageMaker endpoint", e.name, f"{e.status}; config {e.endpoint_config_name}"] for e in inventory.endpoints]
+        rows += [["HTTP API", f"{a.name} ({a.api_id})", ", ".join(a.route_keys) or "no routes"] for a in inventory.http_apis]
+        rows += [["REST API", f"{a.name} ({a.api_id})", ", ".join(a.methods) or "no methods"] for a in inventory.rest_apis]
+        rows += [["EBS volume", v.volume_id, f"{v.size_gib} GiB {v.volume_type}, encrypted={v.encrypted}"] for v in inventory.volumes]
+        rows += [["RDS instance", d.identifier, f"{d.engine}, {d.status}"] for d in inventory.db_instances]
+        rows += [["Aurora cluster", c.identifier, f"{c.engine}, {c.status}, members {', '.join(c.members) or '—'}"] for c in inventory.db_clusters]
+        rows += [["Log group", g.name, ""] for g in inventory.log_groups]
+        rows += [[p.kind, p.resource_id, "PROTECTED: left untouched"] for p in inventory.protected]
+        sections += ["## Inventory", _table(["Kind", "Resource", "Details"], rows)]
+        if inventory.impact:
+            impact = inventory.impact
+            sections.append(
+                f"Traffic over the {impact.window_days} days before the run: "
+                f"{impact.total_invocations:,.0f} model invocations, "
+                f"{impact.total_api_requests:,.0f} API requests."
+            )
+    backups = manifest.backups
+    sections += [
+        "## Backups",
+        _table(
+            ["Kind", "Source", "Snapshot", "Status when recorded"],
+            [[s.kind, s.source_id, s.snapshot_id, s.status] for s in backups.snapshots],
+        )
+        if backups.snapshots
+        else "No snapshots were needed.",
+        "Configuration captured in the manifest: "
+        + (", ".join(
+            [f"endpoint {name}" for name in backups.endpoints]
+            + [f"HTTP API {api}" for api in backups.http_apis]
+            + [f"REST API {api}" for api in backups.rest_apis]
+        ) or "none"),
+    ]
+    changes = [a for a in audit if a.phase in {"Remove API routes", "Stop endpoints"}]
+    sections += [
+        "## What was removed and stopped",
+        _table(
+            ["Time", "Action", "Resource", "Result", "Request id"],
+            [[_at(a.at), a.action, a.resource, a.result, a.request_id or "—"] for a in changes],
+        )
+        if changes
+        else "Nothing was removed or stopped.",
+    ]
+    check = manifest.log_check
+    if check:
+        findings = (
+            _table(
+                ["Time", "Log group", "Pattern", "Line"],
+                [[_at(f.timestamp), f.log_group, f.pattern, f.message] for f in check.findings],
+            )
+            if check.findings
+            else "No line matched."
+        )
+        sections += [
+            "## Log check",
+            f"{check.events_scanned} event(s) read from {len(check.log_groups)} log group(s) "
+            f"between {_at(check.window_start)} and {_at(check.window_end)}, "
+            f"patterns: {', '.join(f'`{p}`' for p in check.patterns)}."
+            + (" More lines matched than are shown." if check.truncated else ""),
+            findings,
+        ]
+    sections += [
+        "## Audit trail",
+        _table(
+            ["Time", "Phase", "Action", "Resource", "Result", "Request id", "Detail"],
+            [[_at(a.at), a.phase, a.action, a.resource, a.result, a.request_id or "—", a.detail or ""] for a in audit],
+        ),
+        "## How to restore",
+        "Everything removed or stopped is recorded with its backup in "
+        f"`runs/{manifest.run_id}/manifest.json`. Automated recommission from the manifest is not "
+        "part of this version of Sunset yet: until it is, restore from the manifest's captured "
+        "configuration and snapshots by hand.",
+        "## Lessons learned",
+        "### What went well\n\n_To be filled in by the team._",
+        "### What went wrong\n\n_To be filled in by the team._",
+        "### Follow-up actions\n\n_To be filled in by the team._",
+    ]
+    return "\n\n".join(sections) + "\n"

@@ -1,0 +1,206 @@
+"""The execution input of a decommission run: the public contract people start runs with.
+
+Every field is validated here, in Prepare, before any AWS call that changes anything. Unknown
+fields are errors, and so are values for capabilities this version does not have yet: a run
+that silently ignored `dry_run: true` would be a real shutdown the operator did not ask for.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sunset.errors import InvalidRequest
+
+# Service names end up in tags, snapshot identifiers and S3 keys: keep them to a safe alphabet.
+SERVICE_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+_DURATION = re.compile(
+    r"^P(?!$)(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
+)
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+TagValue = Annotated[str, Field(max_length=256)]
+ResourceId = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_./:$-]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Selector(_Strict):
+    """Which resources belong to the service: every tag here must match."""
+
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=10)
+
+
+class ExplicitResources(_Strict):
+    """Resources added by id, on top of what the selector's tags find."""
+
+    sagemaker_endpoints: list[ResourceId] = Field(default_factory=list, max_length=500)
+    http_apis: list[ResourceId] = Field(default_factory=list, max_length=500)
+    rest_apis: list[ResourceId] = Field(default_factory=list, max_length=500)
+    ebs_volumes: list[ResourceId] = Field(default_factory=list, max_length=500)
+    rds_instances: list[ResourceId] = Field(default_factory=list, max_length=500)
+    rds_clusters: list[ResourceId] = Field(default_factory=list, max_length=500)
+    log_groups: list[ResourceId] = Field(default_factory=list, max_length=500)
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, name) for name in type(self).model_fields)
+
+
+class Approval(_Strict):
+    required: bool = False
+    timeout_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 86_400
+
+    @field_validator("required")
+    @classmethod
+    def _approval_not_built_yet(cls, required: bool) -> bool:
+        if required:
+            raise ValueError("human approval is not available in this version of Sunset yet")
+        return required
+
+
+class BackupOptions(_Strict):
+    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
+    deadline_seconds: Annotated[int, Field(gt=0, le=604_800)] = 21_600
+    restore_test: bool = False
+
+    @field_validator("restore_test")
+    @classmethod
+    def _restore_test_not_built_yet(cls, restore_test: bool) -> bool:
+        if restore_test:
+            raise ValueError("restore tests are not available in this version of Sunset yet")
+        return restore_test
+
+
+class ValidationOptions(_Strict):
+    quiet_period_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    error_patterns: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=lambda: ["ERROR", "Traceback"], max_length=20
+    )
+
+    @field_validator("quiet_period_seconds")
+    @classmethod
+    def _quiet_period_not_built_yet(cls, seconds: int) -> int:
+        if seconds:
+            raise ValueError("traffic quiet periods are not available in this version yet")
+        return seconds
+
+    @field_validator("error_patterns")
+    @classmethod
+    def _patterns_compile(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
+        return patterns
+
+
+class DecommissionRequest(_Strict):
+    """What a person asks Sunset to do: the execution input of the decommission machine."""
+
+    service: Annotated[str, Field(pattern=SERVICE_NAME_PATTERN)]
+    selector: Selector
+    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+    contacts: list[Annotated[str, Field(min_length=3, max_length=254)]] = Field(
+        default_factory=list, max_length=50
+    )
+    expected_downtime: str | None = None
+    resumption_plan: Annotated[str, Field(min_length=1, max_length=2_000)] = (
+        "Run recommission with this run id"
+    )
+    notice_seconds: Annotated[int, Field(ge=0, le=2_592_000)] = 0
+    dry_run: bool = False
+    on_failure: Literal["rollback", "halt"] = "rollback"
+    stop_databases: bool = False
+    approval: Approval = Field(default_factory=Approval)
+    backup: BackupOptions = Field(default_factory=BackupOptions)
+    validation: ValidationOptions = Field(default_factory=ValidationOptions)
+    resources: ExplicitResources = Field(default_factory=ExplicitResources)
+
+    @field_validator("reason", "resumption_plan")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("must not be blank")
+        return text.strip()
+
+    @field_validator("expected_downtime")
+    @classmethod
+    def _iso_duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) is None:
+            raise ValueError(f"{value!r} is not an ISO-8601 duration such as P14D or PT6H")
+        return value
+
+    @field_validator("notice_seconds")
+    @classmethod
+    def _notice_not_built_yet(cls, seconds: int) -> int:
+        if seconds:
+            raise ValueError("notice periods are not available in this version of Sunset yet")
+        return seconds
+
+    @field_validator("dry_run")
+    @classmethod
+    def _dry_run_not_built_yet(cls, dry_run: bool) -> bool:
+        if dry_run:
+            raise ValueError(
+                "dry runs are not available in this version of Sunset yet; nothing was done"
+            )
+        return dry_run
+
+    @model_validator(mode="after")
+    def _something_selected(self) -> DecommissionRequest:
+        if not self.selector.tags and self.resources.is_empty():
+            raise ValueError(
+                "selector.tags is empty and no resources are listed: "
+                "Sunset will not guess which resources belong to the service"
+            )
+        return self
+
+    @property
+    def downtime(self) -> timedelta | None:
+        """The expected downtime, or None when the shutdown is permanent."""
+        return parse_duration(self.expected_downtime) if self.expected_downtime else None
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """Parse an ISO-8601 duration made of weeks, days, hours, minutes, seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        return None
+    parts = {name: int(value) for name, value in match.groupdict().items() if value}
+    return timedelta(**parts)
+
+
+def parse_request(raw: object) -> DecommissionRequest:
+    """Validate an execution input, turning every problem into one readable InvalidRequest."""
+    from pydantic import ValidationError
+
+    if not isinstance(raw, dict):
+        raise InvalidRequest(f"the execution input must be a JSON object, not {type(raw).__name__}")
+    try:
+        return DecommissionRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation_error(exc)) from None
+
+
+def describe_validation_error(exc: object) -> str:
+    """One line per problem, each naming the field by its dotted path."""
+    from pydantic import ValidationError
+
+    assert isinstance(exc, ValidationError)
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in error["loc"]) or "(input)"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown field"
+        elif error["type"] == "missing":
+            message = "field required"
+        message = message.removeprefix("Value error, ")
+        problems.append(f"{field}: {message}")
+    return "invalid request: " + "; ".join(problems)

@@ -1,0 +1,140 @@
+"""The runs table (DynamoDB): the per-service lock, each run's status, and the audit trail.
+
+Keys:
+  LOCK#<service> / LOCK          the lock: which run holds the service, until when
+  RUN#<run_id>   / RUN           the run: service, status, start and end
+  RUN#<run_id>   / AUDIT#<time>#<n>  one audit entry per change, written as it happens
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from botocore.exceptions import ClientError
+
+from sunset.aws.errors import error_code
+from sunset.errors import ServiceLocked
+from sunset.manifest import Action
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class RunsTable:
+    """Reads and writes the runs table; every write is a single conditional item operation."""
+
+    def __init__(self, dynamodb: Any, table_name: str) -> None:
+        self._db = dynamodb
+        self._table = table_name
+
+    def acquire_lock(self, service: str, run_id: str, now: datetime, ttl_seconds: int) -> None:
+        """Take the service's lock for this run, or raise ServiceLocked naming the holder.
+
+        Taking it again with the same run id succeeds (a retried Prepare must not lock itself
+        out), and a lock past its expiry can be taken over by a new run.
+        """
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"LOCK#{service}"},
+                    "sk": {"S": "LOCK"},
+                    "run_id": {"S": run_id},
+                    "acquired_at": {"S": now.isoformat()},
+                    "expires_at": {"N": str(_epoch(now) + ttl_seconds)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR run_id = :me OR expires_at < :now",
+                ExpressionAttributeValues={
+                    ":me": {"S": run_id},
+                    ":now": {"N": str(_epoch(now))},
+                },
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            holder = self.lock_holder(service)
+            raise ServiceLocked(
+                f"service {service!r} is locked by run {holder or 'unknown'}: "
+                "wait for it to end (or restore it) before starting another run; nothing was done"
+            ) from None
+
+    def lock_holder(self, service: str) -> str | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return item["run_id"]["S"] if item else None
+
+    def release_lock(self, service: str, run_id: str) -> bool:
+        """Release the lock if this run holds it; never release another run's lock."""
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
+                ConditionExpression="run_id = :me",
+                ExpressionAttributeValues={":me": {"S": run_id}},
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def put_run(self, run_id: str, service: str, status: str, started_at: datetime) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"RUN#{run_id}"},
+                "sk": {"S": "RUN"},
+                "run_id": {"S": run_id},
+                "service": {"S": service},
+                "status": {"S": status},
+                "started_at": {"S": started_at.isoformat()},
+            },
+        )
+
+    def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+            UpdateExpression="SET #s = :s, ended_at = :e",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": status}, ":e": {"S": ended_at.isoformat()}},
+        )
+
+    def get_run(self, run_id: str) -> dict[str, str] | None:
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+            ConsistentRead=True,
+        ).get("Item")
+        return {key: value["S"] for key, value in item.items() if "S" in value} if item else None
+
+    def append_audit(self, run_id: str, entry: Action) -> None:
+        stamp = entry.at.astimezone(UTC).isoformat()
+        self._db.put_item(
+            TableName=self._table,
+            Item={
+                "pk": {"S": f"RUN#{run_id}"},
+                "sk": {"S": f"AUDIT#{stamp}#{uuid4().hex[:12]}"},
+                "entry": {"S": entry.model_dump_json()},
+            },
+        )
+
+    def audit_entries(self, run_id: str) -> list[Action]:
+        """The run's audit trail, oldest first."""
+        entries: list[Action] = []
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+            ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}, ":audit": {"S": "AUDIT#"}},
+            ConsistentRead=True,
+        ):
+            entries.extend(Action.model_validate(json.loads(i["entry"]["S"])) for i in page["Items"])
+        return entries
