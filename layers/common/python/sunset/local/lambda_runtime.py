@@ -90,7 +90,7 @@ class InProcessLambdas:
         return self._modules[source.function_name]
 
     @contextmanager
-    def _environment(self, source: FunctionSource, arn: str) -> Iterator[None]:
+    def _environment(self, source: FunctionSource) -> Iterator[None]:
         variables = {
             **source.environment,
             "AWS_LAMBDA_FUNCTION_NAME": source.function_name,
@@ -113,26 +113,30 @@ class InProcessLambdas:
             return json.dumps({"errorType": "ResourceNotFoundException",
                                "errorMessage": f"{function_name} is not a sandbox function"}), True, ""
         event = json.loads(raw_event) if isinstance(raw_event, str | bytes) else (raw_event or {})
-        with self._lock:
-            self.invocations.append((source.logical_id, event))
-            context = LambdaContextStandIn(
-                function_name=function_name,
-                memory_limit_in_mb=512,
-                invoked_function_arn=arn,
-                aws_request_id=str(uuid.uuid4()),
-            )
-            with self._environment(source, arn):
-                try:
-                    for logical_id, hook in list(self._hooks):
-                        if logical_id == source.logical_id:
-                            hook(logical_id, event)
-                    handler = getattr(self._module(source), source.handler.rsplit(".", 1)[1])
-                    result = handler(event, context)
-                except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it
-                    payload = {
-                        "errorType": type(exc).__name__,
-                        "errorMessage": str(exc),
-                        "stackTrace": traceback.format_tb(exc.__traceback__),
-                    }
-                    return json.dumps(payload), True, ""
+        try:
+            # Hooks run before the invocation lock, so a hook may itself start and await
+            # another execution (that is how the concurrent-run test is made deterministic).
+            for logical_id, hook in list(self._hooks):
+                if logical_id == source.logical_id:
+                    hook(logical_id, event)
+            with self._lock, self._environment(source):
+                self.invocations.append((source.logical_id, event))
+                handler = getattr(self._module(source), source.handler.rsplit(".", 1)[1])
+                result = handler(event, self._context(function_name, arn))
+        except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it
+            payload = {
+                "errorType": type(exc).__name__,
+                "errorMessage": str(exc),
+                "stackTrace": traceback.format_tb(exc.__traceback__),
+            }
+            return json.dumps(payload), True, ""
         return json.dumps(result), False, ""
+
+    @staticmethod
+    def _context(function_name: str, arn: str) -> LambdaContextStandIn:
+        return LambdaContextStandIn(
+            function_name=function_name,
+            memory_limit_in_mb=512,
+            invoked_function_arn=arn,
+            aws_request_id=str(uuid.uuid4()),
+        )

@@ -1,0 +1,47 @@
+# Sunset: the few targets people expect. Every target installs what it needs on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# aws-sam-cli pins conflict with moto's, so it lives in a virtual environment of its own.
+SAM_VENV  := .venv-sam
+SAM       := $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+
+.PHONY: install demo test lint validate build deploy clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $(SAM_STAMP)
+
+install: $(STAMP)               ## the development environment (.venv)
+
+demo: $(STAMP)                  ## decommission the sample AI service in the sandbox
+	$(BIN)/sunset demo
+
+test: $(STAMP)                  ## unit and sandbox integration tests
+	$(BIN)/pytest
+
+lint: $(STAMP)                  ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+validate: $(SAM_STAMP)          ## sam validate --lint (no AWS account needed)
+	$(SAM) validate --lint --region us-east-1
+
+build: $(SAM_STAMP)             ## sam build without Docker (layer: BuildMethod makefile)
+	$(SAM) build
+
+deploy: build                   ## sam deploy --guided, to the account your AWS profile points at
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,173 @@
+"""The `sunset` command line.
+
+    sunset demo                      decommission the sample AI service in the sandbox
+    sunset run --input FILE          decommission with your own input, in the sandbox
+
+Exit codes: 0 the run succeeded; 1 the run failed (the reason is printed on one line);
+2 the command itself was wrong (unreadable input file, bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Progress:
+    """Prints one line per state as the execution history grows."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.entered: dict[str, datetime] = {}
+        self.summary: str | None = None
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if "stateEnteredEventDetails" in event:
+            self.entered[event["stateEnteredEventDetails"]["name"]] = event["timestamp"]
+            self.summary = None
+        elif kind in {"TaskSucceeded", "LambdaFunctionSucceeded"}:
+            details = event.get("taskSucceededEventDetails") or event.get(
+                "lambdaFunctionSucceededEventDetails", {}
+            )
+            payload = json.loads(details.get("output") or "{}")
+            payload = payload.get("Payload", payload) if isinstance(payload, dict) else {}
+            self.summary = payload.get("summary") if isinstance(payload, dict) else None
+        elif kind in {"TaskFailed", "LambdaFunctionFailed"}:
+            details = event.get("taskFailedEventDetails") or event.get(
+                "lambdaFunctionFailedEventDetails", {}
+            )
+            self.summary = f"FAILED: {details.get('error', '')}"
+        elif "stateExitedEventDetails" in event:
+            name = event["stateExitedEventDetails"]["name"]
+            started = self.entered.get(name, event["timestamp"])
+            seconds = (event["timestamp"] - started).total_seconds()
+            note = f"  {self.summary}" if self.summary else ""
+            self.out.write(f"  {name:<24} {seconds:6.2f} s{note}\n")
+            self.out.flush()
+            self.summary = None
+
+
+def _read_input(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SystemExit(_usage_error(f"cannot read {path}: {exc.strerror}")) from None
+    except json.JSONDecodeError as exc:
+        raise SystemExit(_usage_error(f"{path} is not valid JSON: {exc}")) from None
+
+
+def _usage_error(message: str) -> int:
+    print(f"sunset: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _save_artifacts(sandbox: Any, run_id: str, out_dir: Path) -> Path:
+    """Copy the run's artifacts out of the sandbox's bucket so they outlive the process."""
+    s3 = sandbox.client("s3")
+    bucket = sandbox.outputs["ArtifactsBucketName"]
+    target = out_dir / run_id
+    target.mkdir(parents=True, exist_ok=True)
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"runs/{run_id}/")
+    for item in listing.get("Contents", []):
+        body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        (target / item["Key"].rsplit("/", 1)[-1]).write_bytes(body)
+    return target
+
+
+def _subscribe_queue(sandbox: Any) -> str:
+    """An SQS queue on the topic, standing in for the people who receive the notices."""
+    sqs = sandbox.client("sqs")
+    url = sqs.create_queue(QueueName="sunset-notices")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sandbox.client("sns").subscribe(
+        TopicArn=sandbox.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn
+    )
+    return str(url)
+
+
+def _drain(sandbox: Any, url: str) -> list[dict[str, Any]]:
+    sqs = sandbox.client("sqs")
+    messages: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            messages.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _run_in_sandbox(
+    execution_input: Any, *, seed: bool, run_id: str | None, out_dir: Path, out: TextIO
+) -> int:
+    from sunset.local import Sandbox
+    from sunset.local.sample import seed_sample_service
+
+    started = time.monotonic()
+    with Sandbox() as sandbox:
+        out.write(f"Sandbox ready: template.yaml deployed into moto ({time.monotonic() - started:.1f} s)\n")
+        if seed:
+            service = seed_sample_service(sandbox.session)
+            out.write(
+                f"Sample service {service.name!r} seeded: {len(service.endpoints)} SageMaker endpoints "
+                f"with autoscaling, 1 HTTP API, 1 REST API, {len(service.volumes) + 1} EBS volumes "
+                f"(1 protected), 1 RDS instance, 1 Aurora cluster, {len(service.log_groups)} log groups\n"
+            )
+            if execution_input is None:
+                execution_input = service.request()
+        queue = _subscribe_queue(sandbox)
+        name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
+        out.write(f"\nDecommission run {name}\n")
+        run = sandbox.run("decommission", execution_input, name=name, on_event=_Progress(out))
+        notices = _drain(sandbox, queue)
+        if notices:
+            out.write("\nNotices sent to the topic:\n")
+            for notice in notices:
+                attributes = {k: v["Value"] for k, v in notice.get("MessageAttributes", {}).items()}
+                out.write(f"  [{attributes.get('severity', '?'):8}] {notice.get('Subject')}\n")
+        target = _save_artifacts(sandbox, name, out_dir)
+    if run.status != "SUCCEEDED":
+        out.write(f"\nArtifacts: {target}/\n")
+        print(f"sunset: run {name} {run.status.lower()}: {run.error}: {run.cause}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    output = run.output or {}
+    out.write(f"\nRun {name} SUCCEEDED in {time.monotonic() - started:.1f} s\n")
+    for label, count in output.get("counts", {}).items():
+        out.write(f"  {label:<22} {count}\n")
+    out.write(f"\nReport:   {target / 'report.md'}\nManifest: {target / 'manifest.json'}\n")
+    out.write(f"Audit:    {target / 'audit.jsonl'}\n")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="sunset", description="Decommission an AI service on AWS safely (sandbox commands)."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="decommission the sample AI service in the sandbox")
+    demo.add_argument("--out", default="out", help="where to copy the run's artifacts (default: out/)")
+    run = commands.add_parser("run", help="decommission in the sandbox with your own input")
+    run.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
+    run.add_argument("--name", help="run id (execution name); default run-<timestamp>")
+    run.add_argument("--empty", action="store_true", help="do not seed the sample service first")
+    run.add_argument("--out", default="out", help="where to copy the run's artifacts")
+    args = parser.parse_args(argv)
+
+    if args.command == "demo":
+        return _run_in_sandbox(None, seed=True, run_id=None, out_dir=Path(args.out), out=sys.stdout)
+    execution_input = _read_input(args.input)
+    return _run_in_sandbox(
+        execution_input, seed=not args.empty, run_id=args.name, out_dir=Path(args.out), out=sys.stdout
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

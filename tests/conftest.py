@@ -1,0 +1,77 @@
+"""Shared fixtures: a sandbox with the sample service, and an inbox that receives the notices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from sunset.local import Sandbox
+from sunset.local.sample import SampleService, seed_sample_service
+
+
+@dataclass
+class Notice:
+    subject: str
+    body: str
+    attributes: dict[str, str]
+
+    @property
+    def phase(self) -> str:
+        return self.attributes["phase"]
+
+
+class Inbox:
+    """An SQS queue subscribed to the notification topic: what people would receive."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sqs = sandbox.client("sqs")
+        self.url = self._sqs.create_queue(QueueName="test-inbox")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
+        sandbox.client("sns").subscribe(
+            TopicArn=sandbox.outputs["NotificationTopicArn"],
+            Protocol="sqs",
+            Endpoint=arn["Attributes"]["QueueArn"],
+        )
+        self._received: list[Notice] = []
+
+    def notices(self) -> list[Notice]:
+        while True:
+            batch = self._sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return list(self._received)
+            for message in messages:
+                envelope: dict[str, Any] = json.loads(message["Body"])
+                self._received.append(
+                    Notice(
+                        subject=envelope["Subject"],
+                        body=envelope["Message"],
+                        attributes={
+                            k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
+                        },
+                    )
+                )
+                self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+    def phases(self) -> list[str]:
+        return [notice.phase for notice in self.notices()]
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def service(sandbox: Sandbox) -> SampleService:
+    return seed_sample_service(sandbox.session)
+
+
+@pytest.fixture
+def inbox(sandbox: Sandbox) -> Inbox:
+    return Inbox(sandbox)

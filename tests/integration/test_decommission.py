@@ -1,0 +1,268 @@
+"""The whole decommission, through the real state machine and handlers, asserting on AWS state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from sunset.local import Sandbox
+from sunset.local.sample import SampleService
+from tests.conftest import Inbox
+
+RUN_ID = "chat-assistant-2026-11-25"
+
+
+@pytest.fixture
+def finished(sandbox: Sandbox, service: SampleService, inbox: Inbox) -> Any:
+    run = sandbox.run("decommission", service.request(), name=RUN_ID)
+    assert run.status == "SUCCEEDED", run.cause
+    return run
+
+
+def _tags(tag_list: list[dict[str, str]]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tag_list}
+
+
+def test_run_walks_the_runbook_in_order(finished: Any) -> None:
+    # Then
+    assert finished.states_entered == [
+        "Prepare",
+        "Discover resources",
+        "Announce",
+        "Back up",
+        "Remove API routes",
+        "Stop endpoints",
+        "Check logs",
+        "Report",
+        "Decommissioned",
+    ]
+    assert finished.output["run_id"] == RUN_ID
+    assert finished.output["status"] == "SUCCEEDED"
+
+
+def test_endpoints_are_gone_but_configs_models_and_autoscaling_capture_are_kept(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
+    sagemaker = sandbox.client("sagemaker")
+    # Then the endpoints are deleted
+    assert sagemaker.list_endpoints()["Endpoints"] == []
+    # and their configs and models remain for a restore
+    for config in service.endpoint_configs:
+        assert sagemaker.describe_endpoint_config(EndpointConfigName=config)
+    for model in service.models:
+        assert sagemaker.describe_model(ModelName=model)
+    # and autoscaling was deregistered, its policies kept in the manifest
+    targets = sandbox.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert targets == []
+    manifest = _manifest(sandbox, RUN_ID)
+    for endpoint in service.endpoints:
+        capture = manifest["backups"]["endpoints"][endpoint]
+        assert capture["endpoint"]["EndpointName"] == endpoint
+        assert capture["scalable_targets"][0]["MaxCapacity"] == 8
+        assert capture["scaling_policies"][0]["PolicyType"] == "TargetTrackingScaling"
+        assert capture["models"][0]["PrimaryContainer"]["Image"].endswith(":3.1") or capture[
+            "models"
+        ][0]["PrimaryContainer"]["Image"].endswith(":2.0")
+
+
+def test_http_routes_are_removed_and_the_api_with_its_integrations_kept(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
+    http = sandbox.client("apigatewayv2")
+    # Then
+    assert http.get_routes(ApiId=service.http_api_id)["Items"] == []
+    assert http.get_integrations(ApiId=service.http_api_id)["Items"]
+    capture = _manifest(sandbox, RUN_ID)["backups"]["http_apis"][service.http_api_id]
+    assert sorted(r["RouteKey"] for r in capture["routes"]) == sorted(service.http_route_keys)
+    assert [a["AuthorizerType"] for a in capture["authorizers"]] == ["JWT"]
+
+
+def test_rest_methods_are_removed_and_the_stage_redeployed(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
+    rest = sandbox.client("apigateway")
+    # Then only the tombstone on the root is left
+    resources = rest.get_resources(restApiId=service.rest_api_id, embed=["methods"])["items"]
+    assert [r["path"] for r in resources] == ["/"]
+    assert list(resources[0].get("resourceMethods", {})) == ["ANY"]
+    assert resources[0]["resourceMethods"]["ANY"]["methodIntegration"]["type"] == "MOCK"
+    # and the stage points at a deployment made by this run
+    stage = rest.get_stage(restApiId=service.rest_api_id, stageName=service.rest_stage)
+    deployment = rest.get_deployment(restApiId=service.rest_api_id, deploymentId=stage["deploymentId"])
+    assert RUN_ID in deployment["description"]
+    # and the original methods are captured
+    capture = _manifest(sandbox, RUN_ID)["backups"]["rest_apis"][service.rest_api_id]
+    paths = {r["path"]: sorted(r.get("resourceMethods", {})) for r in capture["resources"]}
+    assert paths["/v1/predict"] == ["POST"] and paths["/v1/embed"] == ["POST"]
+
+
+def test_snapshots_exist_and_carry_the_run_tags(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
+    ec2, rds = sandbox.client("ec2"), sandbox.client("rds")
+    # Then each service volume has exactly one snapshot of this run
+    snapshots = ec2.describe_snapshots(
+        Filters=[{"Name": "tag:sunset:run-id", "Values": [RUN_ID]}]
+    )["Snapshots"]
+    assert sorted(s["VolumeId"] for s in snapshots) == sorted(service.volumes)
+    for snapshot in snapshots:
+        tags = _tags(snapshot["Tags"])
+        assert tags["sunset:service"] == service.name
+        assert tags["sunset:source"] == snapshot["VolumeId"]
+    # and the databases have snapshots tagged the same way
+    instance_snapshot = rds.describe_db_snapshots(
+        DBInstanceIdentifier=service.db_instance, SnapshotType="manual"
+    )["DBSnapshots"]
+    cluster_snapshot = rds.describe_db_cluster_snapshots(
+        DBClusterIdentifier=service.db_cluster, SnapshotType="manual"
+    )["DBClusterSnapshots"]
+    assert len(instance_snapshot) == 1 and len(cluster_snapshot) == 1
+    assert _tags(instance_snapshot[0]["TagList"])["sunset:run-id"] == RUN_ID
+    assert _tags(cluster_snapshot[0]["TagList"])["sunset:run-id"] == RUN_ID
+    # and databases keep running unless the request asks to stop them
+    db = rds.describe_db_instances(DBInstanceIdentifier=service.db_instance)["DBInstances"][0]
+    assert db["DBInstanceStatus"] == "available"
+
+
+def test_protected_volume_is_untouched_and_reported(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
+    ec2 = sandbox.client("ec2")
+    # Then nothing was done to it
+    snapshots = ec2.describe_snapshots(
+        Filters=[{"Name": "volume-id", "Values": [service.protected_volume]}]
+    )["Snapshots"]
+    assert snapshots == []
+    volume = ec2.describe_volumes(VolumeIds=[service.protected_volume])["Volumes"][0]
+    assert volume["State"] == "available"
+    # and it is named in the manifest and the report
+    manifest = _manifest(sandbox, RUN_ID)
+    assert manifest["inventory"]["protected"] == [
+        {"kind": "ebs-volume", "resource_id": service.protected_volume}
+    ]
+    assert f"{service.protected_volume} | PROTECTED" in _artifact(sandbox, RUN_ID, "report.md")
+
+
+def test_people_receive_one_notice_per_phase_with_filterable_attributes(
+    service: SampleService, finished: Any, inbox: Inbox
+) -> None:
+    # When
+    notices = inbox.notices()
+    # Then
+    assert [n.phase for n in notices] == [
+        "ANNOUNCED", "STARTED", "BACKED_UP", "ACCESS_REMOVED", "STOPPED", "COMPLETED",
+    ]
+    for notice in notices:
+        assert notice.attributes["service"] == service.name
+        assert notice.attributes["run_id"] == RUN_ID
+        assert notice.attributes["severity"] == "info"
+        assert notice.subject.startswith(f"[Sunset] {service.name}: ")
+        assert len(notice.subject) <= 100
+    announced = notices[0].body
+    for expected in (
+        "Replaced by chat-v2",
+        "P14D (14 d)",
+        "Run recommission with this run id",
+        "ml-oncall@example.com",
+        "SageMaker endpoints: 2",
+        "Protected, left untouched: ebs-volume",
+        "64,800 model invocations",
+    ):
+        assert expected in announced
+
+
+def test_artifacts_record_every_change_with_its_request_id(
+    sandbox: Sandbox, finished: Any
+) -> None:
+    # When
+    audit = [json.loads(line) for line in _artifact(sandbox, RUN_ID, "audit.jsonl").splitlines()]
+    report = _artifact(sandbox, RUN_ID, "report.md")
+    manifest = _manifest(sandbox, RUN_ID)
+    # Then every AWS change in the audit trail has a request id and succeeded
+    changes = [e for e in audit if ":" in e["action"]]
+    assert {e["action"] for e in changes} >= {
+        "ec2:CreateSnapshot", "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot",
+        "apigatewayv2:DeleteRoute", "apigateway:DeleteResource", "apigateway:CreateDeployment",
+        "application-autoscaling:DeregisterScalableTarget", "sagemaker:DeleteEndpoint",
+    }
+    assert all(e["request_id"] and e["result"] == "ok" for e in changes)
+    assert all(e["run_id"] == RUN_ID for e in audit)
+    # and every backup comes before the first removal
+    first_removal = min(i for i, e in enumerate(audit) if e["phase"] == "Remove API routes")
+    last_backup = max(i for i, e in enumerate(audit) if e["phase"] == "Back up")
+    assert last_backup < first_removal
+    # and the manifest is schema v1 and complete
+    assert manifest["schema_version"] == 1 and manifest["outcome"] == "succeeded"
+    assert [p["name"] for p in manifest["phases"]] == [
+        "Prepare", "Discover", "Announce", "Back up", "Remove API routes", "Stop endpoints",
+        "Check logs", "Report",
+    ]
+    # and the report has the sections a post-mortem needs
+    for heading in ("## Timeline", "## Inventory", "## Backups", "## What was removed and stopped",
+                    "## Log check", "## Audit trail", "## How to restore", "## Lessons learned"):
+        assert heading in report
+
+
+def test_lock_is_released_and_run_recorded(sandbox: Sandbox, service: SampleService, finished: Any) -> None:
+    table = sandbox.outputs["RunsTableName"]
+    dynamodb = sandbox.client("dynamodb")
+    # Then
+    lock = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"LOCK#{service.name}"}, "sk": {"S": "LOCK"}})
+    assert "Item" not in lock
+    run = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"RUN#{RUN_ID}"}, "sk": {"S": "RUN"}})
+    assert run["Item"]["status"]["S"] == "SUCCEEDED"
+
+
+def test_error_lines_during_the_run_are_found_and_reported(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given clients that keep calling while access is cut, and fail
+    logs = sandbox.client("logs")
+    group = f"/aws/lambda/{service.name}-router"
+
+    def clients_fail(_function: str, _event: dict[str, Any]) -> None:
+        import time
+
+        logs.create_log_stream(logGroupName=group, logStreamName="during-run")
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="during-run",
+            logEvents=[{"timestamp": int(time.time() * 1000),
+                        "message": "ERROR upstream endpoint chat-assistant-llm not found"}],
+        )
+
+    sandbox.before("CheckLogsFunction", clients_fail)
+    # When
+    run = sandbox.run("decommission", service.request(), name="with-errors")
+    # Then the run records the line, and says so
+    assert run.status == "SUCCEEDED", run.cause
+    check = _manifest(sandbox, "with-errors")["log_check"]
+    assert [(f["log_group"], f["pattern"]) for f in check["findings"]] == [(group, "ERROR")]
+    assert "upstream endpoint chat-assistant-llm not found" in _artifact(sandbox, "with-errors", "report.md")
+
+
+def test_databases_are_stopped_when_asked(sandbox: Sandbox, service: SampleService) -> None:
+    # When
+    run = sandbox.run("decommission", service.request(stop_databases=True), name="stop-dbs")
+    # Then
+    assert run.status == "SUCCEEDED", run.cause
+    rds = sandbox.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=service.db_instance)["DBInstances"][0]
+    assert db["DBInstanceStatus"] == "stopped"
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=service.db_cluster)["DBClusters"][0]
+    assert cluster["Status"] == "stopped"
+
+
+def _artifact(sandbox: Sandbox, run_id: str, name: str) -> str:
+    body = sandbox.client("s3").get_object(
+        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/{name}"
+    )["Body"]
+    return str(body.read().decode("utf-8"))
+
+
+def _manifest(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
+    return dict(json.loads(_artifact(sandbox, run_id, "manifest.json")))
