@@ -32,6 +32,7 @@ test: $(STAMP)                  ## unit and sandbox integration tests
 
 lint: $(STAMP)                  ## ruff and mypy
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 validate: $(SAM_STAMP)          ## sam validate --lint (no AWS account needed)

@@ -92,7 +92,9 @@ def test_rest_methods_are_removed_and_the_stage_redeployed(
     assert resources[0]["resourceMethods"]["ANY"]["methodIntegration"]["type"] == "MOCK"
     # and the stage points at a deployment made by this run
     stage = rest.get_stage(restApiId=service.rest_api_id, stageName=service.rest_stage)
-    deployment = rest.get_deployment(restApiId=service.rest_api_id, deploymentId=stage["deploymentId"])
+    deployment = rest.get_deployment(
+        restApiId=service.rest_api_id, deploymentId=stage["deploymentId"]
+    )
     assert RUN_ID in deployment["description"]
     # and the original methods are captured
     capture = _manifest(sandbox, RUN_ID)["backups"]["rest_apis"][service.rest_api_id]
@@ -105,9 +107,9 @@ def test_snapshots_exist_and_carry_the_run_tags(
 ) -> None:
     ec2, rds = sandbox.client("ec2"), sandbox.client("rds")
     # Then each service volume has exactly one snapshot of this run
-    snapshots = ec2.describe_snapshots(
-        Filters=[{"Name": "tag:sunset:run-id", "Values": [RUN_ID]}]
-    )["Snapshots"]
+    snapshots = ec2.describe_snapshots(Filters=[{"Name": "tag:sunset:run-id", "Values": [RUN_ID]}])[
+        "Snapshots"
+    ]
     assert sorted(s["VolumeId"] for s in snapshots) == sorted(service.volumes)
     for snapshot in snapshots:
         tags = _tags(snapshot["Tags"])
@@ -154,7 +156,12 @@ def test_people_receive_one_notice_per_phase_with_filterable_attributes(
     notices = inbox.notices()
     # Then
     assert [n.phase for n in notices] == [
-        "ANNOUNCED", "STARTED", "BACKED_UP", "ACCESS_REMOVED", "STOPPED", "COMPLETED",
+        "ANNOUNCED",
+        "STARTED",
+        "BACKED_UP",
+        "ACCESS_REMOVED",
+        "STOPPED",
+        "COMPLETED",
     ]
     for notice in notices:
         assert notice.attributes["service"] == service.name
@@ -175,9 +182,7 @@ def test_people_receive_one_notice_per_phase_with_filterable_attributes(
         assert expected in announced
 
 
-def test_artifacts_record_every_change_with_its_request_id(
-    sandbox: Sandbox, finished: Any
-) -> None:
+def test_artifacts_record_every_change_with_its_request_id(sandbox: Sandbox, finished: Any) -> None:
     # When
     audit = [json.loads(line) for line in _artifact(sandbox, RUN_ID, "audit.jsonl").splitlines()]
     report = _artifact(sandbox, RUN_ID, "report.md")
@@ -185,9 +190,14 @@ def test_artifacts_record_every_change_with_its_request_id(
     # Then every AWS change in the audit trail has a request id and succeeded
     changes = [e for e in audit if ":" in e["action"]]
     assert {e["action"] for e in changes} >= {
-        "ec2:CreateSnapshot", "rds:CreateDBSnapshot", "rds:CreateDBClusterSnapshot",
-        "apigatewayv2:DeleteRoute", "apigateway:DeleteResource", "apigateway:CreateDeployment",
-        "application-autoscaling:DeregisterScalableTarget", "sagemaker:DeleteEndpoint",
+        "ec2:CreateSnapshot",
+        "rds:CreateDBSnapshot",
+        "rds:CreateDBClusterSnapshot",
+        "apigatewayv2:DeleteRoute",
+        "apigateway:DeleteResource",
+        "apigateway:CreateDeployment",
+        "application-autoscaling:DeregisterScalableTarget",
+        "sagemaker:DeleteEndpoint",
     }
     assert all(e["request_id"] and e["result"] == "ok" for e in changes)
     assert all(e["run_id"] == RUN_ID for e in audit)
@@ -198,20 +208,38 @@ def test_artifacts_record_every_change_with_its_request_id(
     # and the manifest is schema v1 and complete
     assert manifest["schema_version"] == 1 and manifest["outcome"] == "succeeded"
     assert [p["name"] for p in manifest["phases"]] == [
-        "Prepare", "Discover", "Announce", "Back up", "Remove API routes", "Stop endpoints",
-        "Check logs", "Report",
+        "Prepare",
+        "Discover",
+        "Announce",
+        "Back up",
+        "Remove API routes",
+        "Stop endpoints",
+        "Check logs",
+        "Report",
     ]
     # and the report has the sections a post-mortem needs
-    for heading in ("## Timeline", "## Inventory", "## Backups", "## What was removed and stopped",
-                    "## Log check", "## Audit trail", "## How to restore", "## Lessons learned"):
+    for heading in (
+        "## Timeline",
+        "## Inventory",
+        "## Backups",
+        "## What was removed and stopped",
+        "## Log check",
+        "## Audit trail",
+        "## How to restore",
+        "## Lessons learned",
+    ):
         assert heading in report
 
 
-def test_lock_is_released_and_run_recorded(sandbox: Sandbox, service: SampleService, finished: Any) -> None:
+def test_lock_is_released_and_run_recorded(
+    sandbox: Sandbox, service: SampleService, finished: Any
+) -> None:
     table = sandbox.outputs["RunsTableName"]
     dynamodb = sandbox.client("dynamodb")
     # Then
-    lock = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"LOCK#{service.name}"}, "sk": {"S": "LOCK"}})
+    lock = dynamodb.get_item(
+        TableName=table, Key={"pk": {"S": f"LOCK#{service.name}"}, "sk": {"S": "LOCK"}}
+    )
     assert "Item" not in lock
     run = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"RUN#{RUN_ID}"}, "sk": {"S": "RUN"}})
     assert run["Item"]["status"]["S"] == "SUCCEEDED"
@@ -231,8 +259,12 @@ def test_error_lines_during_the_run_are_found_and_reported(
         logs.put_log_events(
             logGroupName=group,
             logStreamName="during-run",
-            logEvents=[{"timestamp": int(time.time() * 1000),
-                        "message": "ERROR upstream endpoint chat-assistant-llm not found"}],
+            logEvents=[
+                {
+                    "timestamp": int(time.time() * 1000),
+                    "message": "ERROR upstream endpoint chat-assistant-llm not found",
+                }
+            ],
         )
 
     sandbox.before("CheckLogsFunction", clients_fail)
@@ -242,7 +274,9 @@ def test_error_lines_during_the_run_are_found_and_reported(
     assert run.status == "SUCCEEDED", run.cause
     check = _manifest(sandbox, "with-errors")["log_check"]
     assert [(f["log_group"], f["pattern"]) for f in check["findings"]] == [(group, "ERROR")]
-    assert "upstream endpoint chat-assistant-llm not found" in _artifact(sandbox, "with-errors", "report.md")
+    assert "upstream endpoint chat-assistant-llm not found" in _artifact(
+        sandbox, "with-errors", "report.md"
+    )
 
 
 def test_databases_are_stopped_when_asked(sandbox: Sandbox, service: SampleService) -> None:

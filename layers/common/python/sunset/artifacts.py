@@ -71,7 +71,8 @@ class ArtifactStore:
             json.dumps({"run_id": run_id, **entry.model_dump(mode="json")}) for entry in entries
         )
         return self._put(
-            run_prefix(run_id) + "audit.jsonl", "".join(f"{line}\n" for line in lines),
+            run_prefix(run_id) + "audit.jsonl",
+            "".join(f"{line}\n" for line in lines),
             "application/x-ndjson",
         )
 

@@ -86,7 +86,9 @@ def _subscribe_queue(sandbox: Any) -> str:
     """An SQS queue on the topic, standing in for the people who receive the notices."""
     sqs = sandbox.client("sqs")
     url = sqs.create_queue(QueueName="sunset-notices")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sandbox.client("sns").subscribe(
         TopicArn=sandbox.outputs["NotificationTopicArn"], Protocol="sqs", Endpoint=arn
     )
@@ -113,13 +115,17 @@ def _run_in_sandbox(
 
     started = time.monotonic()
     with Sandbox() as sandbox:
-        out.write(f"Sandbox ready: template.yaml deployed into moto ({time.monotonic() - started:.1f} s)\n")
+        out.write(
+            f"Sandbox ready: template.yaml deployed into moto "
+            f"({time.monotonic() - started:.1f} s)\n"
+        )
         if seed:
             service = seed_sample_service(sandbox.session)
             out.write(
-                f"Sample service {service.name!r} seeded: {len(service.endpoints)} SageMaker endpoints "
-                f"with autoscaling, 1 HTTP API, 1 REST API, {len(service.volumes) + 1} EBS volumes "
-                f"(1 protected), 1 RDS instance, 1 Aurora cluster, {len(service.log_groups)} log groups\n"
+                f"Sample service {service.name!r} seeded: {len(service.endpoints)} SageMaker "
+                f"endpoints with autoscaling, 1 HTTP API, 1 REST API, "
+                f"{len(service.volumes) + 1} EBS volumes (1 protected), 1 RDS instance, "
+                f"1 Aurora cluster, {len(service.log_groups)} log groups\n"
             )
             if execution_input is None:
                 execution_input = service.request()
@@ -153,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="decommission the sample AI service in the sandbox")
-    demo.add_argument("--out", default="out", help="where to copy the run's artifacts (default: out/)")
+    demo.add_argument(
+        "--out", default="out", help="where to copy the run's artifacts (default: out/)"
+    )
     run = commands.add_parser("run", help="decommission in the sandbox with your own input")
     run.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
     run.add_argument("--name", help="run id (execution name); default run-<timestamp>")
@@ -165,7 +173,11 @@ def main(argv: list[str] | None = None) -> int:
         return _run_in_sandbox(None, seed=True, run_id=None, out_dir=Path(args.out), out=sys.stdout)
     execution_input = _read_input(args.input)
     return _run_in_sandbox(
-        execution_input, seed=not args.empty, run_id=args.name, out_dir=Path(args.out), out=sys.stdout
+        execution_input,
+        seed=not args.empty,
+        run_id=args.name,
+        out_dir=Path(args.out),
+        out=sys.stdout,
     )
 
 

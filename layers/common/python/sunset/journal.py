@@ -41,7 +41,9 @@ class Toolkit:
 
 
 class Journal:
-    def __init__(self, manifest: Manifest, runs: RunsTable, phase: str, now: Callable[[], datetime]):
+    def __init__(
+        self, manifest: Manifest, runs: RunsTable, phase: str, now: Callable[[], datetime]
+    ):
         self._manifest = manifest
         self._runs = runs
         self._phase = phase
@@ -84,9 +86,7 @@ class Journal:
 
     def notify(self, notifier: Notifier, notice: Notice) -> str:
         """Send a notice and record that people were told."""
-        response = self.change(
-            f"notify {notice.phase}", notifier.topic_arn, notifier.send, notice
-        )
+        response = self.change(f"notify {notice.phase}", notifier.topic_arn, notifier.send, notice)
         return str(response.get("MessageId", ""))
 
 

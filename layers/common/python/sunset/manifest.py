@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sunset.request import DecommissionRequest
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 PROTECT_TAG = "sunset:protect"
 
 ResourceKind = Literal[

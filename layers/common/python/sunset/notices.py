@@ -28,7 +28,11 @@ Phase = Literal[
     "RESTORED",
 ]
 Severity = Literal["info", "warning", "critical"]
-SEVERITY: dict[str, Severity] = {"INCIDENT": "critical", "ROLLED_BACK": "warning", "CANCELLED": "warning"}
+SEVERITY: dict[str, Severity] = {
+    "INCIDENT": "critical",
+    "ROLLED_BACK": "warning",
+    "CANCELLED": "warning",
+}
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
 
@@ -60,10 +64,14 @@ class Notifier:
         self.topic_arn = topic_arn
 
     def send(self, notice: Notice) -> dict[str, Any]:
-        return sns.publish(self._sns, self.topic_arn, notice.subject, notice.body, notice.attributes())
+        return sns.publish(
+            self._sns, self.topic_arn, notice.subject, notice.body, notice.attributes()
+        )
 
 
-def _notice(phase: Phase, run_id: str, service: str, headline: str, sections: Iterable[str]) -> Notice:
+def _notice(
+    phase: Phase, run_id: str, service: str, headline: str, sections: Iterable[str]
+) -> Notice:
     subject = f"[Sunset] {service}: {headline}"
     if len(subject) > _SUBJECT_LIMIT:
         subject = subject[: _SUBJECT_LIMIT - 1] + "…"
@@ -80,14 +88,20 @@ def _downtime(run: RunContext) -> str:
     downtime = run.request.downtime
     if downtime is None:
         return "Expected downtime: permanent (no planned return)"
-    return f"Expected downtime: {run.request.expected_downtime} ({_human(downtime.total_seconds())})"
+    return (
+        f"Expected downtime: {run.request.expected_downtime} ({_human(downtime.total_seconds())})"
+    )
 
 
 def _human(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes = rest // 60
-    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    parts = [
+        f"{days} d" if days else "",
+        f"{hours} h" if hours else "",
+        f"{minutes} min" if minutes else "",
+    ]
     return " ".join(p for p in parts if p) or f"{int(seconds)} s"
 
 
@@ -150,7 +164,11 @@ def backed_up(run: RunContext, manifest: Manifest) -> Notice:
         run.run_id,
         run.service,
         "backups taken",
-        [f"Snapshots:\n{snapshots}" if snapshots else "Snapshots: none needed.", captured, _footer(run)],
+        [
+            f"Snapshots:\n{snapshots}" if snapshots else "Snapshots: none needed.",
+            captured,
+            _footer(run),
+        ],
     )
 
 
@@ -192,7 +210,8 @@ def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
         run.service,
         "shutdown completed",
         [
-            f"{run.service!r} is shut down. {len(manifest.actions)} change(s) were made and recorded.",
+            f"{run.service!r} is shut down. "
+            f"{len(manifest.actions)} change(s) were made and recorded.",
             logs,
             f"Report: {report_uri}",
             f"How it comes back: {run.request.resumption_plan}",

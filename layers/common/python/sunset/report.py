@@ -12,7 +12,11 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
     head = list(header)
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        lines.append("| " + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row) + " |")
+        lines.append(
+            "| "
+            + " | ".join(str(cell).replace("|", "\\|").replace("\n", " ") for cell in row)
+            + " |"
+        )
     return "\n".join(lines)
 
 
@@ -54,12 +58,38 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         ]
     if inventory:
         rows: list[list[object]] = []
-        rows += [["SageMaker endpoint", e.name, f"{e.status}; config {e.endpoint_config_name}"] for e in inventory.endpoints]
-        rows += [["HTTP API", f"{a.name} ({a.api_id})", ", ".join(a.route_keys) or "no routes"] for a in inventory.http_apis]
-        rows += [["REST API", f"{a.name} ({a.api_id})", ", ".join(a.methods) or "no methods"] for a in inventory.rest_apis]
-        rows += [["EBS volume", v.volume_id, f"{v.size_gib} GiB {v.volume_type}, encrypted={v.encrypted}"] for v in inventory.volumes]
-        rows += [["RDS instance", d.identifier, f"{d.engine}, {d.status}"] for d in inventory.db_instances]
-        rows += [["Aurora cluster", c.identifier, f"{c.engine}, {c.status}, members {', '.join(c.members) or '—'}"] for c in inventory.db_clusters]
+        rows += [
+            ["SageMaker endpoint", e.name, f"{e.status}; config {e.endpoint_config_name}"]
+            for e in inventory.endpoints
+        ]
+        rows += [
+            ["HTTP API", f"{a.name} ({a.api_id})", ", ".join(a.route_keys) or "no routes"]
+            for a in inventory.http_apis
+        ]
+        rows += [
+            ["REST API", f"{a.name} ({a.api_id})", ", ".join(a.methods) or "no methods"]
+            for a in inventory.rest_apis
+        ]
+        rows += [
+            [
+                "EBS volume",
+                v.volume_id,
+                f"{v.size_gib} GiB {v.volume_type}, encrypted={v.encrypted}",
+            ]
+            for v in inventory.volumes
+        ]
+        rows += [
+            ["RDS instance", d.identifier, f"{d.engine}, {d.status}"]
+            for d in inventory.db_instances
+        ]
+        rows += [
+            [
+                "Aurora cluster",
+                c.identifier,
+                f"{c.engine}, {c.status}, members {', '.join(c.members) or '—'}",
+            ]
+            for c in inventory.db_clusters
+        ]
         rows += [["Log group", g.name, ""] for g in inventory.log_groups]
         rows += [[p.kind, p.resource_id, "PROTECTED: left untouched"] for p in inventory.protected]
         sections += ["## Inventory", _table(["Kind", "Resource", "Details"], rows)]
@@ -80,11 +110,14 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         if backups.snapshots
         else "No snapshots were needed.",
         "Configuration captured in the manifest: "
-        + (", ".join(
-            [f"endpoint {name}" for name in backups.endpoints]
-            + [f"HTTP API {api}" for api in backups.http_apis]
-            + [f"REST API {api}" for api in backups.rest_apis]
-        ) or "none"),
+        + (
+            ", ".join(
+                [f"endpoint {name}" for name in backups.endpoints]
+                + [f"HTTP API {api}" for api in backups.http_apis]
+                + [f"REST API {api}" for api in backups.rest_apis]
+            )
+            or "none"
+        ),
     ]
     changes = [a for a in audit if a.phase in {"Remove API routes", "Stop endpoints"}]
     sections += [
@@ -118,7 +151,18 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         "## Audit trail",
         _table(
             ["Time", "Phase", "Action", "Resource", "Result", "Request id", "Detail"],
-            [[_at(a.at), a.phase, a.action, a.resource, a.result, a.request_id or "—", a.detail or ""] for a in audit],
+            [
+                [
+                    _at(a.at),
+                    a.phase,
+                    a.action,
+                    a.resource,
+                    a.result,
+                    a.request_id or "—",
+                    a.detail or "",
+                ]
+                for a in audit
+            ],
         ),
         "## How to restore",
         "Everything removed or stopped is recorded with its backup in "

@@ -136,5 +136,7 @@ class RunsTable:
             ExpressionAttributeValues={":pk": {"S": f"RUN#{run_id}"}, ":audit": {"S": "AUDIT#"}},
             ConsistentRead=True,
         ):
-            entries.extend(Action.model_validate(json.loads(i["entry"]["S"])) for i in page["Items"])
+            entries.extend(
+                Action.model_validate(json.loads(i["entry"]["S"])) for i in page["Items"]
+            )
         return entries

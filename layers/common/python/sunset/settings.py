@@ -24,4 +24,6 @@ class StepSettings(BaseModel):
             return cls.model_validate(dict(environ))
         except ValidationError as exc:
             names = ", ".join(str(e["loc"][0]) for e in exc.errors())
-            raise SunsetError(f"function misconfigured: check environment variables {names}") from exc
+            raise SunsetError(
+                f"function misconfigured: check environment variables {names}"
+            ) from exc

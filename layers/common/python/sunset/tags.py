@@ -1,4 +1,4 @@
-"""The tag rules: which resources belong to a service, which are protected, how copies are marked."""
+"""Tag rules: which resources belong to a service, which are protected, how copies are marked."""
 
 from __future__ import annotations
 

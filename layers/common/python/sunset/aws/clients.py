@@ -20,7 +20,7 @@ class AwsClients:
         self._session = session or boto3.Session()
 
     def _client(self, name: str) -> Any:
-        return self._session.client(name, config=_CONFIG)  # type: ignore[call-overload]
+        return self._session.client(name, config=_CONFIG)
 
     @cached_property
     def sagemaker(self) -> Any:

@@ -68,7 +68,7 @@ class InProcessLambdas:
         def invoke(function: Any, event: str | None = None) -> tuple[str, bool, str]:
             return runtime.invoke(function.function_name, function.function_arn, event)
 
-        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign]
+        LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         from moto.awslambda.models import LambdaFunction
@@ -110,8 +110,16 @@ class InProcessLambdas:
     def invoke(self, function_name: str, arn: str, raw_event: Any) -> tuple[str, bool, str]:
         source = self.functions.get(function_name)
         if source is None:
-            return json.dumps({"errorType": "ResourceNotFoundException",
-                               "errorMessage": f"{function_name} is not a sandbox function"}), True, ""
+            return (
+                json.dumps(
+                    {
+                        "errorType": "ResourceNotFoundException",
+                        "errorMessage": f"{function_name} is not a sandbox function",
+                    }
+                ),
+                True,
+                "",
+            )
         event = json.loads(raw_event) if isinstance(raw_event, str | bytes) else (raw_event or {})
         try:
             # Hooks run before the invocation lock, so a hook may itself start and await

@@ -56,9 +56,15 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
     role = f"arn:aws:iam::{ACCOUNT}:role/{name}-sagemaker"
 
     endpoints, configs, models = [], [], []
-    for suffix, image, instance in (("llm", "llm-serving:3.1", "ml.g4dn.xlarge"),
-                                    ("embeddings", "embedder:2.0", "ml.c5.xlarge")):
-        model, config, endpoint = f"{name}-{suffix}-model", f"{name}-{suffix}-config", f"{name}-{suffix}"
+    for suffix, image, instance in (
+        ("llm", "llm-serving:3.1", "ml.g4dn.xlarge"),
+        ("embeddings", "embedder:2.0", "ml.c5.xlarge"),
+    ):
+        model, config, endpoint = (
+            f"{name}-{suffix}-model",
+            f"{name}-{suffix}-config",
+            f"{name}-{suffix}",
+        )
         sagemaker.create_model(
             ModelName=model,
             ExecutionRoleArn=role,
@@ -71,13 +77,15 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
         )
         sagemaker.create_endpoint_config(
             EndpointConfigName=config,
-            ProductionVariants=[{
-                "VariantName": "AllTraffic",
-                "ModelName": model,
-                "InitialInstanceCount": 2,
-                "InstanceType": instance,
-                "InitialVariantWeight": 1.0,
-            }],
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": model,
+                    "InitialInstanceCount": 2,
+                    "InstanceType": instance,
+                    "InitialVariantWeight": 1.0,
+                }
+            ],
             Tags=tag_list,
         )
         sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config, Tags=tag_list)
@@ -137,10 +145,14 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
     rest_id = rest.create_rest_api(name=f"{name}-partner-api", tags=tags)["id"]
     root = next(r for r in rest.get_resources(restApiId=rest_id)["items"] if r["path"] == "/")
     v1 = rest.create_resource(restApiId=rest_id, parentId=root["id"], pathPart="v1")["id"]
-    for path, verb, uri in (("predict", "POST", f"endpoints/{endpoints[0]}/invocations"),
-                            ("embed", "POST", f"endpoints/{endpoints[1]}/invocations")):
+    for path, verb, uri in (
+        ("predict", "POST", f"endpoints/{endpoints[0]}/invocations"),
+        ("embed", "POST", f"endpoints/{endpoints[1]}/invocations"),
+    ):
         resource = rest.create_resource(restApiId=rest_id, parentId=v1, pathPart=path)["id"]
-        rest.put_method(restApiId=rest_id, resourceId=resource, httpMethod=verb, authorizationType="AWS_IAM")
+        rest.put_method(
+            restApiId=rest_id, resourceId=resource, httpMethod=verb, authorizationType="AWS_IAM"
+        )
         rest.put_integration(
             restApiId=rest_id,
             resourceId=resource,
@@ -157,11 +169,20 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
 
     def volume(purpose: str, size: int, extra: dict[str, str] | None = None) -> str:
         volume_tags = {**tags, "purpose": purpose, **(extra or {})}
-        return str(ec2.create_volume(
-            AvailabilityZone=zone, Size=size, VolumeType="gp3", Encrypted=True,
-            TagSpecifications=[{"ResourceType": "volume",
-                                "Tags": [{"Key": k, "Value": v} for k, v in volume_tags.items()]}],
-        )["VolumeId"])
+        return str(
+            ec2.create_volume(
+                AvailabilityZone=zone,
+                Size=size,
+                VolumeType="gp3",
+                Encrypted=True,
+                TagSpecifications=[
+                    {
+                        "ResourceType": "volume",
+                        "Tags": [{"Key": k, "Value": v} for k, v in volume_tags.items()],
+                    }
+                ],
+            )["VolumeId"]
+        )
 
     volumes = [volume("model-cache", 200), volume("feature-store", 500)]
     protected = volume("training-data", 1000, {"sunset:protect": "true"})
@@ -169,17 +190,28 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
     rds = session.client("rds")
     db_instance, db_cluster = f"{name}-history", f"{name}-vectors"
     rds.create_db_instance(
-        DBInstanceIdentifier=db_instance, Engine="postgres", DBInstanceClass="db.m6g.large",
-        AllocatedStorage=100, MasterUsername="assistant", MasterUserPassword="sandbox-only-1",
-        StorageEncrypted=True, Tags=tag_list,
+        DBInstanceIdentifier=db_instance,
+        Engine="postgres",
+        DBInstanceClass="db.m6g.large",
+        AllocatedStorage=100,
+        MasterUsername="assistant",
+        MasterUserPassword="sandbox-only-1",
+        StorageEncrypted=True,
+        Tags=tag_list,
     )
     rds.create_db_cluster(
-        DBClusterIdentifier=db_cluster, Engine="aurora-postgresql", MasterUsername="assistant",
-        MasterUserPassword="sandbox-only-1", StorageEncrypted=True, Tags=tag_list,
+        DBClusterIdentifier=db_cluster,
+        Engine="aurora-postgresql",
+        MasterUsername="assistant",
+        MasterUserPassword="sandbox-only-1",
+        StorageEncrypted=True,
+        Tags=tag_list,
     )
     rds.create_db_instance(
-        DBInstanceIdentifier=f"{db_cluster}-1", Engine="aurora-postgresql",
-        DBInstanceClass="db.r6g.large", DBClusterIdentifier=db_cluster,
+        DBInstanceIdentifier=f"{db_cluster}-1",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+        DBClusterIdentifier=db_cluster,
     )
 
     logs = session.client("logs")
@@ -197,8 +229,10 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
             logGroupName=group,
             logStreamName="traffic",
             logEvents=[
-                {"timestamp": int((now - timedelta(minutes=60 - i)).timestamp() * 1000),
-                 "message": f"INFO request {i} served in {40 + i} ms"}
+                {
+                    "timestamp": int((now - timedelta(minutes=60 - i)).timestamp() * 1000),
+                    "message": f"INFO request {i} served in {40 + i} ms",
+                }
                 for i in range(0, 60, 5)
             ],
         )
@@ -209,19 +243,33 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
         cloudwatch.put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[
-                {"MetricName": "Invocations", "Timestamp": stamp, "Value": 1200.0 * (8 - day),
-                 "Dimensions": [{"Name": "EndpointName", "Value": endpoint},
-                                {"Name": "VariantName", "Value": "AllTraffic"}]}
+                {
+                    "MetricName": "Invocations",
+                    "Timestamp": stamp,
+                    "Value": 1200.0 * (8 - day),
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": endpoint},
+                        {"Name": "VariantName", "Value": "AllTraffic"},
+                    ],
+                }
                 for endpoint in endpoints
             ],
         )
         cloudwatch.put_metric_data(
             Namespace="AWS/ApiGateway",
             MetricData=[
-                {"MetricName": "Count", "Timestamp": stamp, "Value": 900.0 * (8 - day),
-                 "Dimensions": [{"Name": "ApiId", "Value": api_id}]},
-                {"MetricName": "Count", "Timestamp": stamp, "Value": 150.0,
-                 "Dimensions": [{"Name": "ApiName", "Value": f"{name}-partner-api"}]},
+                {
+                    "MetricName": "Count",
+                    "Timestamp": stamp,
+                    "Value": 900.0 * (8 - day),
+                    "Dimensions": [{"Name": "ApiId", "Value": api_id}],
+                },
+                {
+                    "MetricName": "Count",
+                    "Timestamp": stamp,
+                    "Value": 150.0,
+                    "Dimensions": [{"Name": "ApiName", "Value": f"{name}-partner-api"}],
+                },
             ],
         )
 

@@ -105,6 +105,9 @@ class Sandbox:
         os.environ.update(env)
         # moto logs every failed state at ERROR; a failed run is reported through Run instead.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+        # Powertools' tracer logs every handler exception with its traceback; in the sandbox
+        # the error already reaches the run's cause and the INCIDENT notice.
+        logging.getLogger("aws_lambda_powertools.tracing").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         try:
@@ -147,7 +150,7 @@ class Sandbox:
     def client(self, service: str) -> Any:
         if self.session is None:
             raise SandboxError("the sandbox is not running: use it as `with Sandbox() as sb:`")
-        return self.session.client(service)  # type: ignore[call-overload]
+        return self.session.client(service)
 
     def before(self, function_logical_id: str, hook: Hook) -> None:
         """Run `hook(logical_id, event)` right before each invocation of a function.

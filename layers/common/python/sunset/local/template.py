@@ -29,7 +29,7 @@ class TemplateError(Exception):
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, ...) into their long form."""
+    """Turns CloudFormation short tags (!Ref, !GetAtt, ...) into their long form."""
 
 
 def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], Any]:
@@ -43,14 +43,30 @@ def _construct(tag: str) -> Callable[[yaml.SafeLoader, yaml.Node], Any]:
         elif isinstance(node, yaml.SequenceNode):
             value = loader.construct_sequence(node, deep=True)
         else:
-            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+            value = loader.construct_mapping(node, deep=True)
         return {long_name: value}
 
     return build
 
 
-for _tag in ("Ref", "GetAtt", "Sub", "Join", "Select", "Split", "If", "Equals", "Not", "And",
-             "Or", "FindInMap", "Base64", "GetAZs", "ImportValue", "Condition"):
+for _tag in (
+    "Ref",
+    "GetAtt",
+    "Sub",
+    "Join",
+    "Select",
+    "Split",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "FindInMap",
+    "Base64",
+    "GetAZs",
+    "ImportValue",
+    "Condition",
+):
     _CfnLoader.add_constructor(f"!{_tag}", _construct(_tag))
 
 
@@ -85,7 +101,10 @@ def _merge_globals(properties: dict[str, Any], defaults: dict[str, Any]) -> dict
     merged = dict(defaults)
     for key, value in properties.items():
         if key == "Environment" and "Environment" in defaults:
-            variables = {**defaults["Environment"].get("Variables", {}), **value.get("Variables", {})}
+            variables = {
+                **defaults["Environment"].get("Variables", {}),
+                **value.get("Variables", {}),
+            }
             merged[key] = {"Variables": variables}
         else:
             merged[key] = value
@@ -198,7 +217,7 @@ class StackDeployer:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self._ref(argument)
             if key == "Fn::GetAtt":
@@ -314,13 +333,17 @@ class StackDeployer:
                 Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules}
             )
         if "VersioningConfiguration" in props:
-            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+            s3.put_bucket_versioning(
+                Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+            )
         if "PublicAccessBlockConfiguration" in props:
             s3.put_public_access_block(
                 Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
             )
         if "OwnershipControls" in props:
-            s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+            s3.put_bucket_ownership_controls(
+                Bucket=name, OwnershipControls=props["OwnershipControls"]
+            )
         self.physical[logical_id] = name
         self.attributes[logical_id] = {"Arn": f"arn:aws:s3:::{name}", "BucketName": name}
 
@@ -333,7 +356,9 @@ class StackDeployer:
         document = dict(props["PolicyDocument"])
         document["Statement"] = [s for s in document["Statement"] if "Condition" not in s]
         if document["Statement"]:
-            self._client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=json.dumps(document))
+            self._client("s3").put_bucket_policy(
+                Bucket=props["Bucket"], Policy=json.dumps(document)
+            )
         self.physical[logical_id] = props["Bucket"]
 
     def _dynamodb_table(self, logical_id: str, properties: dict[str, Any]) -> None:
@@ -362,7 +387,9 @@ class StackDeployer:
         name = props.get("LogGroupName", f"/aws/vendedlogs/{self._name(logical_id, 200)}")
         logs.create_log_group(logGroupName=name)
         if "RetentionInDays" in props:
-            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+            logs.put_retention_policy(
+                logGroupName=name, retentionInDays=int(props["RetentionInDays"])
+            )
         self.physical[logical_id] = name
         self.attributes[logical_id] = {
             "Arn": f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*"
@@ -386,8 +413,13 @@ class StackDeployer:
         if self._role_arn is None:
             trust = {
                 "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
-                    "Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}],
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                    }
+                ],
             }
             self._role_arn = self._client("iam").create_role(
                 RoleName=f"{self.stack_name}-sandbox-role",
@@ -398,7 +430,9 @@ class StackDeployer:
     def _function(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)
         name = props.get("FunctionName", self._name(logical_id))
-        environment = {k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        environment = {
+            k: str(v) for k, v in props.get("Environment", {}).get("Variables", {}).items()
+        }
         code_dir = (self.root / props["CodeUri"]).resolve()
         module = props["Handler"].rsplit(".", 1)[0]
         if not (code_dir / f"{module.replace('.', '/')}.py").is_file():
@@ -418,7 +452,9 @@ class StackDeployer:
         )["FunctionArn"]
         self.physical[logical_id] = name
         self.attributes[logical_id] = {"Arn": arn}
-        self.functions[name] = FunctionSource(logical_id, name, code_dir, props["Handler"], environment)
+        self.functions[name] = FunctionSource(
+            logical_id, name, code_dir, props["Handler"], environment
+        )
 
     def _state_machine(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve({k: v for k, v in properties.items() if k != "Policies"})
@@ -427,7 +463,9 @@ class StackDeployer:
         substitutions = {k: str(v) for k, v in props.get("DefinitionSubstitutions", {}).items()}
         missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(substitutions)
         if missing:
-            raise TemplateError(f"{definition_path.name}: no substitution for {', '.join(sorted(missing))}")
+            raise TemplateError(
+                f"{definition_path.name}: no substitution for {', '.join(sorted(missing))}"
+            )
         for key, value in substitutions.items():
             text = text.replace("${" + key + "}", value)
         json.loads(text)  # a broken definition should fail here, not at the first execution

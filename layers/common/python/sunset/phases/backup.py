@@ -114,9 +114,13 @@ def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCaptu
     """The endpoint, its config, its models and its autoscaling, as AWS describes them."""
     description = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
     if description is None:
-        raise RuntimeError(f"endpoint {endpoint.name} vanished before its configuration was captured")
+        raise RuntimeError(
+            f"endpoint {endpoint.name} vanished before its configuration was captured"
+        )
     config = sagemaker.describe_endpoint_config(aws.sagemaker, description["EndpointConfigName"])
-    model_names = sorted({v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")})
+    model_names = sorted(
+        {v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")}
+    )
     resource_ids = [
         autoscaling.variant_resource_id(endpoint.name, v["VariantName"])
         for v in config["ProductionVariants"]
@@ -186,4 +190,6 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
         "Endpoint configurations": len(backups.endpoints),
         "API configurations": len(backups.http_apis) + len(backups.rest_apis),
     }
-    return PhaseResult(phase="Back up", summary="backups started and configuration captured", counts=counts)
+    return PhaseResult(
+        phase="Back up", summary="backups started and configuration captured", counts=counts
+    )

@@ -96,7 +96,8 @@ def _remove_rest_methods(
 
 def _already_tombstoned(manifest: Manifest, api_id: str) -> bool:
     return any(
-        a.action == "apigateway:CreateDeployment" and a.resource.startswith(f"rest-api/{api_id}/")
+        a.action == "apigateway:CreateDeployment"
+        and a.resource.startswith(f"rest-api/{api_id}/")
         and a.result == "ok"
         for a in manifest.actions
     )

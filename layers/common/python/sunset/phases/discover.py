@@ -118,7 +118,9 @@ def _rest_apis(aws: AwsClients, scope: _Scope) -> list[RestApiRecord]:
             RestApiRecord(
                 api_id=api["id"],
                 name=api["name"],
-                stage_names=sorted(s["stageName"] for s in rest_api.stages(aws.rest_apis, api["id"])),
+                stage_names=sorted(
+                    s["stageName"] for s in rest_api.stages(aws.rest_apis, api["id"])
+                ),
                 methods=rest_api.method_keys(resources),
             )
         )
@@ -276,7 +278,8 @@ def discover(run: RunContext, kit: Toolkit) -> PhaseResult:
             protected = len(inventory.protected)
             raise NothingToDecommission(
                 f"no resource of {run.service!r} matched selector {run.request.selector.tags} "
-                f"or the explicit ids ({protected} protected resource(s) set aside); nothing was done"
+                f"or the explicit ids ({protected} protected resource(s) set aside); "
+                "nothing was done"
             )
     counts = {label: n for label, n in inventory.counts().items() if n}
     counts["Protected"] = len(inventory.protected)

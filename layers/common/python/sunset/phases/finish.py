@@ -38,7 +38,9 @@ def _write_artifacts(kit: Toolkit, manifest: Manifest) -> RunOutcome:
     )
 
 
-def _close(kit: Toolkit, manifest: Manifest, journal: Journal, outcome: Literal["succeeded", "failed"]) -> None:
+def _close(
+    kit: Toolkit, manifest: Manifest, journal: Journal, outcome: Literal["succeeded", "failed"]
+) -> None:
     manifest.outcome, manifest.ended_at = outcome, kit.now()
     if kit.runs.release_lock(manifest.service, manifest.run_id):
         journal.record("release lock", f"service/{manifest.service}", "ok")
@@ -88,10 +90,17 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
     error = event.error.get("Error", "Unknown")
     cause = _readable_cause(event.error.get("Cause", ""))
     with running_phase(kit, run, "Incident") as (manifest, journal):
-        manifest.incident = Incident(failed_step=event.failed_step, error=error, cause=cause, at=kit.now())
+        manifest.incident = Incident(
+            failed_step=event.failed_step, error=error, cause=cause, at=kit.now()
+        )
         notice = notices.incident(
-            run.run_id, run.service, event.failed_step, error, cause,
-            _state_of_things(manifest), list(run.request.contacts),
+            run.run_id,
+            run.service,
+            event.failed_step,
+            error,
+            cause,
+            _state_of_things(manifest),
+            list(run.request.contacts),
         )
         journal.notify(kit.notifier, notice)
         _close(kit, manifest, journal, "failed")

@@ -18,9 +18,7 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
     """
     request = parse_request(raw_input)
     kit.runs.acquire_lock(request.service, run_id, kit.now(), kit.lock_ttl_seconds)
-    run = RunContext(
-        run_id=run_id, service=request.service, started_at=started_at, request=request
-    )
+    run = RunContext(run_id=run_id, service=request.service, started_at=started_at, request=request)
     if kit.store.manifest_exists(run_id):
         manifest = kit.store.load_manifest(run_id)
     else:
@@ -29,7 +27,9 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
         )
     kit.runs.put_run(run_id, request.service, "RUNNING", started_at)
     now = kit.now()
-    manifest.phases.append(PhaseRecord(name="Prepare", started_at=now, ended_at=now, status="succeeded"))
+    manifest.phases.append(
+        PhaseRecord(name="Prepare", started_at=now, ended_at=now, status="succeeded")
+    )
     Journal(manifest, kit.runs, "Prepare", kit.now).record(
         "lock service", f"service/{request.service}", "ok", detail=f"lock held by run {run_id}"
     )

@@ -43,27 +43,36 @@ def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
                 aws.sagemaker,
                 endpoint.name,
             )
-            stopped.append(f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)")
+            stopped.append(
+                f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
+            )
         if run.request.stop_databases:
             for instance in inventory.db_instances:
                 require_recoverable(manifest, "rds-instance", instance.identifier)
                 if instance.status in _STOPPABLE:
                     journal.change(
-                        "rds:StopDBInstance", instance.identifier,
-                        rds.stop_instance, aws.rds, instance.identifier,
+                        "rds:StopDBInstance",
+                        instance.identifier,
+                        rds.stop_instance,
+                        aws.rds,
+                        instance.identifier,
                     )
                     stopped.append(f"RDS instance {instance.identifier}")
             for cluster in inventory.db_clusters:
                 require_recoverable(manifest, "rds-cluster", cluster.identifier)
                 if cluster.status in _STOPPABLE:
                     journal.change(
-                        "rds:StopDBCluster", cluster.identifier,
-                        rds.stop_cluster, aws.rds, cluster.identifier,
+                        "rds:StopDBCluster",
+                        cluster.identifier,
+                        rds.stop_cluster,
+                        aws.rds,
+                        cluster.identifier,
                     )
                     stopped.append(f"Aurora cluster {cluster.identifier}")
         kit.store.save_manifest(manifest)
         journal.notify(kit.notifier, notices.stopped(run, stopped))
     return PhaseResult(
-        phase="Stop endpoints", summary=f"{len(stopped)} resource(s) stopped",
+        phase="Stop endpoints",
+        summary=f"{len(stopped)} resource(s) stopped",
         counts={"Stopped": len(stopped)},
     )

@@ -1,0 +1,54 @@
+"""The `sunset` command: exit codes and what a person sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sunset.cli import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, main
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def test_demo_decommissions_the_sample_service_and_saves_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When
+    code = main(["demo", "--out", str(tmp_path)])
+    # Then
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    for state in (
+        "Prepare",
+        "Discover resources",
+        "Back up",
+        "Remove API routes",
+        "Stop endpoints",
+    ):
+        assert f"  {state} " in out
+    assert "12 resource(s) in scope, 1 protected" in out
+    assert "shutdown completed" in out
+    reports = list(tmp_path.glob("*/report.md"))
+    assert len(reports) == 1 and "# Sunset report: chat-assistant" in reports[0].read_text()
+
+
+def test_bad_input_file_fails_with_one_line_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When
+    code = main(
+        ["run", "--input", str(EVENTS / "malformed" / "unknown-field.json"), "--out", str(tmp_path)]
+    )
+    # Then
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_RUN_FAILED
+    assert len(err) == 1
+    assert "InvalidRequest" in err[0] and "shutdown_now: unknown field" in err[0]
+
+
+def test_unreadable_input_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--input", "/nonexistent.json"])
+    assert stopped.value.code == EXIT_USAGE
+    assert capsys.readouterr().err.startswith("sunset: cannot read /nonexistent.json")

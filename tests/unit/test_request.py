@@ -1,0 +1,121 @@
+"""The execution input contract (DESIGN.md): defaults, and every rejection names its field."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from sunset.errors import InvalidRequest
+from sunset.request import parse_duration, parse_request
+
+MINIMAL: dict[str, Any] = {
+    "service": "chat-assistant",
+    "selector": {"tags": {"app": "chat-assistant"}},
+    "reason": "Replaced by chat-v2",
+}
+
+
+def test_minimal_input_gets_the_documented_defaults() -> None:
+    # When
+    request = parse_request(MINIMAL)
+    # Then
+    assert request.contacts == []
+    assert request.expected_downtime is None and request.downtime is None
+    assert request.resumption_plan == "Run recommission with this run id"
+    assert (request.notice_seconds, request.dry_run, request.on_failure) == (0, False, "rollback")
+    assert request.approval.model_dump() == {"required": False, "timeout_seconds": 86400}
+    assert request.backup.model_dump() == {
+        "poll_seconds": 30,
+        "deadline_seconds": 21600,
+        "restore_test": False,
+    }
+    assert request.validation.model_dump() == {
+        "quiet_period_seconds": 0,
+        "error_patterns": ["ERROR", "Traceback"],
+    }
+    assert request.stop_databases is False
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"service": None}, "service: Input should be a valid string"),
+        ({"service": "a" * 64}, "service: String should match pattern"),
+        ({"service": "chat_assistant"}, "service: String should match pattern"),
+        ({"service": "x; rm -rf /"}, "service: String should match pattern"),
+        ({"reason": ""}, "reason: String should have at least 1 character"),
+        ({"selector": {"tags": {"app": 1}}}, "selector.tags.app: Input should be a valid string"),
+        ({"selector": {"labels": {}}}, "selector.labels: unknown field"),
+        ({"contacts": "ml-oncall@example.com"}, "contacts: Input should be a valid list"),
+        ({"notice_seconds": "0"}, "notice_seconds: Input should be a valid integer"),
+        ({"notice_seconds": -1}, "notice_seconds: Input should be greater than or equal to 0"),
+        ({"notice_seconds": 3600}, "notice_seconds: Value error, notice periods are not available"),
+        ({"on_failure": "ignore"}, "on_failure: Input should be 'rollback' or 'halt'"),
+        ({"approval": {"required": True}}, "approval.required: Value error, human approval"),
+        (
+            {"backup": {"deadline_seconds": 0}},
+            "backup.deadline_seconds: Input should be greater than 0",
+        ),
+        ({"backup": {"restore_test": True}}, "backup.restore_test: Value error, restore tests"),
+        (
+            {"validation": {"quiet_period_seconds": -5}},
+            "validation.quiet_period_seconds: Input should be",
+        ),
+        ({"validation": {"error_patterns": ["[a-"]}}, "is not a valid regular expression"),
+        ({"resources": {"lambda_functions": ["x"]}}, "resources.lambda_functions: unknown field"),
+        (
+            {"resources": {"ebs_volumes": ["vol 1"]}},
+            "resources.ebs_volumes.0: String should match pattern",
+        ),
+        (
+            {"expected_downtime": "P"},
+            "expected_downtime: Value error, 'P' is not an ISO-8601 duration",
+        ),
+    ],
+)
+def test_bad_fields_are_rejected_with_their_path(change: dict[str, Any], message: str) -> None:
+    # Given
+    raw = {**MINIMAL, **change}
+    # When
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request(raw)
+    # Then
+    text = str(caught.value).replace("Value error, ", "")
+    assert text.startswith("invalid request: ")
+    assert message.replace("Value error, ", "") in text
+
+
+def test_several_problems_are_all_reported_at_once() -> None:
+    # When
+    with pytest.raises(InvalidRequest) as caught:
+        parse_request({"selector": {"tags": {"app": "x"}}, "reason": "r", "colour": "red"})
+    # Then
+    assert "service: field required" in str(caught.value)
+    assert "colour: unknown field" in str(caught.value)
+
+
+def test_explicit_resources_alone_are_enough_to_select() -> None:
+    request = parse_request(
+        {**MINIMAL, "selector": {"tags": {}}, "resources": {"sagemaker_endpoints": ["llm"]}}
+    )
+    assert request.resources.sagemaker_endpoints == ["llm"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("P14D", timedelta(days=14)),
+        ("PT6H", timedelta(hours=6)),
+        ("P1W", timedelta(weeks=1)),
+        ("P1DT2H30M", timedelta(days=1, hours=2, minutes=30)),
+        ("PT45S", timedelta(seconds=45)),
+        ("P", None),
+        ("PT", None),
+        ("14 days", None),
+        ("P1Y", None),  # years and months have no fixed length: not accepted
+    ],
+)
+def test_durations(text: str, expected: timedelta | None) -> None:
+    assert parse_duration(text) == expected

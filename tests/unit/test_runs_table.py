@@ -1,0 +1,82 @@
+"""The per-service lock and the audit trail, against moto's DynamoDB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sunset.errors import ServiceLocked
+from sunset.manifest import Action
+from sunset.runs import RunsTable
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runs() -> Iterator[RunsTable]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="runs",
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield RunsTable(dynamodb, "runs")
+
+
+def test_one_run_holds_a_service_at_a_time(runs: RunsTable) -> None:
+    # Given
+    runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=3600)
+    # Then another run is refused, naming the holder
+    with pytest.raises(ServiceLocked, match="locked by run run-a"):
+        runs.acquire_lock("svc", "run-b", NOW, ttl_seconds=3600)
+    # and another service is free
+    runs.acquire_lock("other", "run-b", NOW, ttl_seconds=3600)
+
+
+def test_the_holder_may_take_its_lock_again(runs: RunsTable) -> None:
+    runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=3600)
+    runs.acquire_lock("svc", "run-a", NOW + timedelta(minutes=5), ttl_seconds=3600)
+    assert runs.lock_holder("svc") == "run-a"
+
+
+def test_an_expired_lock_can_be_taken_over(runs: RunsTable) -> None:
+    runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=60)
+    runs.acquire_lock("svc", "run-b", NOW + timedelta(seconds=61), ttl_seconds=60)
+    assert runs.lock_holder("svc") == "run-b"
+
+
+def test_a_run_never_releases_another_runs_lock(runs: RunsTable) -> None:
+    runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=3600)
+    assert runs.release_lock("svc", "run-b") is False
+    assert runs.lock_holder("svc") == "run-a"
+    assert runs.release_lock("svc", "run-a") is True
+    assert runs.lock_holder("svc") is None
+
+
+def test_audit_entries_come_back_in_order(runs: RunsTable) -> None:
+    for minute in (3, 1, 2):
+        runs.append_audit(
+            "run-a",
+            Action(
+                at=NOW + timedelta(minutes=minute),
+                phase="Back up",
+                action=f"a{minute}",
+                resource="vol-1",
+                result="ok",
+                request_id="req",
+            ),
+        )
+    runs.append_audit("run-b", Action(at=NOW, phase="x", action="other", resource="r", result="ok"))
+    assert [e.action for e in runs.audit_entries("run-a")] == ["a1", "a2", "a3"]

@@ -1,0 +1,57 @@
+"""The sandbox deploys template.yaml faithfully, and refuses what it cannot deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from sunset.local.template import StackDeployer, TemplateError, load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _deployer(template: dict, parameters: dict[str, str] | None = None) -> StackDeployer:
+    return StackDeployer(
+        template, ROOT, boto3.Session(region_name="us-east-1"), "t", "us-east-1", parameters
+    )
+
+
+@mock_aws
+def test_unknown_resource_types_are_an_error_not_a_silent_skip() -> None:
+    template = {"Resources": {"Alarm": {"Type": "AWS::CloudWatch::Alarm", "Properties": {}}}}
+    with pytest.raises(TemplateError, match="Alarm has type AWS::CloudWatch::Alarm"):
+        _deployer(template).deploy()
+
+
+def test_unknown_parameters_are_refused() -> None:
+    with pytest.raises(TemplateError, match="unknown template parameters: Colour"):
+        _deployer(load_template(ROOT / "template.yaml"), {"Colour": "red"})
+
+
+@mock_aws
+def test_functions_get_globals_and_resolved_environment() -> None:
+    # When
+    stack = _deployer(load_template(ROOT / "template.yaml")).deploy()
+    # Then every function runs code from functions/ with the template's environment
+    sources = {f.logical_id: f for f in stack.functions.values()}
+    assert len(sources) == 9
+    prepare = sources["PrepareFunction"]
+    assert prepare.code_dir == ROOT / "functions" / "prepare"
+    assert prepare.environment["ARTIFACTS_BUCKET"] == stack.outputs["ArtifactsBucketName"]
+    assert prepare.environment["NOTIFICATION_TOPIC_ARN"] == stack.outputs["NotificationTopicArn"]
+    assert prepare.environment["POWERTOOLS_SERVICE_NAME"] == "sunset"
+    # and the state machine has no placeholder left
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    definition = sfn.describe_state_machine(
+        stateMachineArn=stack.outputs["DecommissionStateMachineArn"]
+    )["definition"]
+    assert "${" not in definition
+    # and the bucket is encrypted, versioned and private, as in the template
+    s3 = boto3.client("s3", region_name="us-east-1")
+    bucket = stack.outputs["ArtifactsBucketName"]
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
