@@ -300,3 +300,28 @@ def _artifact(sandbox: Sandbox, run_id: str, name: str) -> str:
 
 def _manifest(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
     return dict(json.loads(_artifact(sandbox, run_id, "manifest.json")))
+
+
+def test_the_sandbox_api_is_plain_boto3(sandbox: Sandbox) -> None:
+    # Given a service seeded with plain boto3 clients, as DESIGN.md shows
+    import boto3
+
+    volume = boto3.client("ec2").create_volume(
+        AvailabilityZone="us-east-1a",
+        Size=10,
+        TagSpecifications=[
+            {"ResourceType": "volume", "Tags": [{"Key": "app", "Value": "tiny-model"}]}
+        ],
+    )["VolumeId"]
+    # When
+    run = sandbox.run(
+        "decommission",
+        {"service": "tiny-model", "selector": {"tags": {"app": "tiny-model"}}, "reason": "retired"},
+    )
+    # Then
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output is not None and run.output["counts"] == {"EBS volumes": 1}
+    snapshots = boto3.client("ec2").describe_snapshots(
+        Filters=[{"Name": "volume-id", "Values": [volume]}]
+    )["Snapshots"]
+    assert len(snapshots) == 1

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sunset.request import DecommissionRequest
 
 SCHEMA_VERSION: Literal[1] = 1
+# The phases whose changes take something away; everything before them only reads or copies.
+REMOVAL_PHASES = frozenset({"Remove API routes", "Stop endpoints"})
 PROTECT_TAG = "sunset:protect"
 
 ResourceKind = Literal[
@@ -193,6 +195,11 @@ class Action(_Record):
     result: Literal["ok", "failed"]
     request_id: str | None = None
     detail: str | None = None
+
+    @property
+    def is_removal(self) -> bool:
+        """A change that took something away (a route, an endpoint, a running database)."""
+        return self.phase in REMOVAL_PHASES and not self.action.startswith("notify")
 
 
 class LogFinding(_Record):

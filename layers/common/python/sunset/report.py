@@ -119,7 +119,7 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
             or "none"
         ),
     ]
-    changes = [a for a in audit if a.phase in {"Remove API routes", "Stop endpoints"}]
+    changes = [a for a in audit if a.is_removal]
     sections += [
         "## What was removed and stopped",
         _table(

@@ -70,7 +70,7 @@ def _readable_cause(cause: str) -> str:
 
 
 def _state_of_things(manifest: Manifest) -> str:
-    changed = [a for a in manifest.actions if a.phase in {"Remove API routes", "Stop endpoints"}]
+    changed = [a for a in manifest.actions if a.is_removal]
     done = [f"- {a.action} {a.resource}: {a.result}" for a in changed]
     snapshots = [f"- {s.kind} {s.source_id} -> {s.snapshot_id}" for s in manifest.backups.snapshots]
     return "\n".join(
