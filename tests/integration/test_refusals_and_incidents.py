@@ -33,6 +33,18 @@ def _untouched(sandbox: Sandbox, service: SampleService) -> None:
     ]
     assert "/v1/predict" in paths
     assert _volume_snapshots(sandbox, service) == []
+    rds = sandbox.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=service.db_instance)["DBInstances"][0]
+    assert db["DBInstanceStatus"] == "available"
+    manual = rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]
+    manual += rds.describe_db_cluster_snapshots(SnapshotType="manual")["DBClusterSnapshots"]
+    assert manual == []
+    targets = sandbox.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert len(targets) == len(service.endpoints)
+    stages = sandbox.client("apigatewayv2").get_stages(ApiId=service.http_api_id)["Items"]
+    assert len(stages) == len(service.http_stages)
 
 
 def _volume_snapshots(sandbox: Sandbox, service: SampleService) -> list[dict[str, Any]]:

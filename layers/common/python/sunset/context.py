@@ -21,6 +21,16 @@ class RunContext(BaseModel):
     request: DecommissionRequest
 
 
+class PrepareEvent(BaseModel):
+    """What Prepare receives: the raw execution input, unvalidated, and the execution's identity."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run_id: str
+    started_at: datetime
+    input: Any = None
+
+
 class StepEvent(BaseModel):
     """The event every phase function after Prepare receives."""
 

@@ -28,6 +28,10 @@ class NothingToDecommission(SunsetError):
     """The selector and explicit ids matched no resource that Sunset may act on."""
 
 
+class ResourceVanished(SunsetError):
+    """A resource found by Discover disappeared before Sunset could back it up."""
+
+
 class ManifestError(SunsetError):
     """A run's manifest is missing or does not match the schema this version understands."""
 

@@ -1,11 +1,11 @@
-"""What every Lambda handler shares: parse the event, build the toolkit, call one phase."""
+"""What every Lambda handler shares: parse the event, build the toolkit, call the domain."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
@@ -23,6 +23,7 @@ from sunset.runs import RunsTable
 from sunset.settings import StepSettings
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+Event = TypeVar("Event", bound=BaseModel)
 
 
 def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
@@ -37,26 +38,34 @@ def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
     )
 
 
-def phase_handler(phase: Callable[[RunContext, Toolkit], BaseModel]) -> Handler:
-    """A Lambda handler for a phase that takes {"run": RunContext} and returns a summary."""
-
-    @logger.inject_lambda_context(clear_state=True)
-    @tracer.capture_lambda_handler
-    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        step = StepEvent.model_validate(event)
-        logger.append_keys(run_id=step.run.run_id, service_name=step.run.service)
-        with throttling_as_retryable():
-            return phase(step.run, toolkit_from_env(os.environ)).model_dump(mode="json")
-
-    return handler
-
-
 @contextmanager
 def throttling_as_retryable() -> Iterator[None]:
-    """Report a throttled read as AwsThrottled, the error name the ASL retries with backoff."""
+    """Report a throttled call as AwsThrottled, the error name the ASL retries with backoff."""
     try:
         yield
     except ClientError as exc:
         if error_code(exc) in THROTTLING_CODES:
             raise AwsThrottled(str(exc)) from exc
         raise
+
+
+def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseModel]) -> Handler:
+    """A Lambda handler: parse the event into `event_model`, call `call`, return its dump."""
+
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        parsed = event_model.model_validate(event)
+        run_id = getattr(parsed, "run_id", None) or getattr(
+            getattr(parsed, "run", None), "run_id", None
+        )
+        logger.append_keys(run_id=run_id)
+        with throttling_as_retryable():
+            return call(parsed, toolkit_from_env(os.environ)).model_dump(mode="json")
+
+    return handler
+
+
+def phase_handler(phase: Callable[[RunContext, Toolkit], BaseModel]) -> Handler:
+    """A handler for a phase that takes {"run": RunContext} and returns a summary."""
+    return handler_for(StepEvent, lambda step, kit: phase(step.run, kit))

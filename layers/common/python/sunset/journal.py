@@ -53,7 +53,7 @@ class Journal:
         self,
         action: str,
         resource: str,
-        result: Literal["ok", "failed"],
+        result: Literal["ok", "failed", "skipped"],
         request: str | None = None,
         detail: str | None = None,
     ) -> Action:
@@ -66,8 +66,10 @@ class Journal:
             request_id=request,
             detail=detail,
         )
-        self._runs.append_audit(self._manifest.run_id, entry)
+        # Manifest first: it is saved however the phase ends, so a failing audit write cannot
+        # make a change that already happened disappear from both records.
         self._manifest.actions.append(entry)
+        self._runs.append_audit(self._manifest.run_id, entry)
         return entry
 
     def change(

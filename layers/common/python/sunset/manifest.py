@@ -42,6 +42,15 @@ class ProtectedResource(_Record):
     resource_id: str
 
 
+class NotHandled(_Record):
+    """A resource of the service that Sunset does not act on (say, a WebSocket API): people are
+    told about it, so that nobody believes it was shut down."""
+
+    kind: str
+    resource_id: str
+    reason: str
+
+
 class EndpointRecord(_Record):
     name: str
     arn: str
@@ -123,6 +132,7 @@ class Inventory(_Record):
     db_clusters: list[DbClusterRecord] = Field(default_factory=list)
     log_groups: list[LogGroupRecord] = Field(default_factory=list)
     protected: list[ProtectedResource] = Field(default_factory=list)
+    not_handled: list[NotHandled] = Field(default_factory=list)
     impact: Impact | None = None
 
     def counts(self) -> dict[str, int]:
@@ -165,6 +175,9 @@ class HttpApiCapture(_Record):
     integrations: list[dict[str, Any]]
     authorizers: list[dict[str, Any]]
     stages: list[dict[str, Any]]
+    api_mappings: list[dict[str, Any]] = Field(
+        default_factory=list, description="custom domain mappings, each with its DomainName"
+    )
 
 
 class RestApiCapture(_Record):
@@ -186,13 +199,13 @@ class Backups(_Record):
 
 
 class Action(_Record):
-    """One change Sunset made (or tried to make) to AWS; the audit trail has the same entry."""
+    """One change Sunset made (or tried, or decided not to make); the audit trail has the same."""
 
     at: datetime
     phase: str
     action: str
     resource: str
-    result: Literal["ok", "failed"]
+    result: Literal["ok", "failed", "skipped"]
     request_id: str | None = None
     detail: str | None = None
 
@@ -216,7 +229,8 @@ class LogCheck(_Record):
     patterns: list[str]
     events_scanned: int
     findings: list[LogFinding]
-    truncated: bool = Field(description="True when more matches existed than were kept")
+    truncated: bool = Field(description="True when more was there than was read or kept")
+    unreadable: list[str] = Field(default_factory=list, description="groups that could not be read")
 
 
 class PhaseRecord(_Record):

@@ -7,6 +7,7 @@ attributes `phase`, `service`, `run_id` and `severity` that subscription filter 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -33,7 +34,7 @@ SEVERITY: dict[str, Severity] = {
     "ROLLED_BACK": "warning",
     "CANCELLED": "warning",
 }
-_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+_SUBJECT_LIMIT = 99  # SNS wants subjects of less than 100 characters
 
 
 class Notice(BaseModel):
@@ -74,7 +75,7 @@ def _notice(
 ) -> Notice:
     subject = f"[Sunset] {service}: {headline}"
     if len(subject) > _SUBJECT_LIMIT:
-        subject = subject[: _SUBJECT_LIMIT - 1] + "…"
+        subject = subject[: _SUBJECT_LIMIT - 3] + "..."
     body = "\n\n".join(part.rstrip() for part in sections if part) + "\n"
     return Notice(phase=phase, service=service, run_id=run_id, subject=subject, body=body)
 
@@ -110,6 +111,8 @@ def inventory_lines(inventory: Inventory) -> str:
     if inventory.protected:
         protected = ", ".join(f"{p.kind} {p.resource_id}" for p in inventory.protected)
         lines.append(f"- Protected, left untouched: {protected}")
+    for item in inventory.not_handled:
+        lines.append(f"- NOT handled by Sunset: {item.kind} {item.resource_id} ({item.reason})")
     return "What is affected:\n" + "\n".join(lines)
 
 
@@ -183,15 +186,25 @@ def access_removed(run: RunContext, removed: list[str]) -> Notice:
     )
 
 
-def stopped(run: RunContext, stopped_items: list[str]) -> Notice:
-    listing = "\n".join(f"- {item}" for item in stopped_items) or "- nothing was running"
+@dataclass
+class StopOutcome:
+    """What the Stop phase stopped, and what it left running and why."""
+
+    stopped: list[str] = field(default_factory=list)
+    left_running: list[str] = field(default_factory=list)
+
+
+def stopped(run: RunContext, outcome: StopOutcome) -> Notice:
+    listing = "\n".join(f"- {item}" for item in outcome.stopped) or "- nothing was running"
+    left = "\n".join(f"- {item}" for item in outcome.left_running)
     return _notice(
         "STOPPED",
         run.run_id,
         run.service,
-        "compute stopped",
+        "compute stopped" if not left else "compute stopped, some left RUNNING",
         [
             f"Stopped (configuration kept for a restore):\n{listing}",
+            f"NOT stopped, still running:\n{left}" if left else "",
             _footer(run),
         ],
     )

@@ -92,6 +92,7 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         ]
         rows += [["Log group", g.name, ""] for g in inventory.log_groups]
         rows += [[p.kind, p.resource_id, "PROTECTED: left untouched"] for p in inventory.protected]
+        rows += [[n.kind, n.resource_id, f"NOT HANDLED: {n.reason}"] for n in inventory.not_handled]
         sections += ["## Inventory", _table(["Kind", "Resource", "Details"], rows)]
         if inventory.impact:
             impact = inventory.impact
@@ -123,8 +124,11 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
     sections += [
         "## What was removed and stopped",
         _table(
-            ["Time", "Action", "Resource", "Result", "Request id"],
-            [[_at(a.at), a.action, a.resource, a.result, a.request_id or "—"] for a in changes],
+            ["Time", "Action", "Resource", "Result", "Request id", "Detail"],
+            [
+                [_at(a.at), a.action, a.resource, a.result, a.request_id or "—", a.detail or ""]
+                for a in changes
+            ],
         )
         if changes
         else "Nothing was removed or stopped.",
@@ -144,7 +148,8 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
             f"{check.events_scanned} event(s) read from {len(check.log_groups)} log group(s) "
             f"between {_at(check.window_start)} and {_at(check.window_end)}, "
             f"patterns: {', '.join(f'`{p}`' for p in check.patterns)}."
-            + (" More lines matched than are shown." if check.truncated else ""),
+            + (" Not everything was read or shown (bounds reached)." if check.truncated else "")
+            + "".join(f" Unreadable: {item}." for item in check.unreadable),
             findings,
         ]
     sections += [

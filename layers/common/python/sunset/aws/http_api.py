@@ -62,3 +62,22 @@ def authorizers_of(http_apis: Any, api_id: str, api_routes: list[dict[str, Any]]
 
 def delete_route(http_apis: Any, api_id: str, route_id: str) -> dict[str, Any]:
     return dict(http_apis.delete_route(ApiId=api_id, RouteId=route_id))
+
+
+def api_mappings_of(http_apis: Any, api_id: str) -> list[dict[str, Any]]:
+    """The custom-domain mappings that point at the API, each with its DomainName added."""
+    mappings = []
+    for domain in _items(http_apis.get_domain_names):
+        name = domain["DomainName"]
+        for mapping in _items(http_apis.get_api_mappings, DomainName=name):
+            if mapping.get("ApiId") == api_id:
+                mappings.append({**mapping, "DomainName": name})
+    return mappings
+
+
+def delete_api_mapping(http_apis: Any, domain: str, mapping_id: str) -> dict[str, Any]:
+    return dict(http_apis.delete_api_mapping(DomainName=domain, ApiMappingId=mapping_id))
+
+
+def delete_stage(http_apis: Any, api_id: str, stage: str) -> dict[str, Any]:
+    return dict(http_apis.delete_stage(ApiId=api_id, StageName=stage))

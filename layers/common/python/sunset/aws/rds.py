@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from sunset.aws.errors import error_code
 from sunset.tags import as_tag_list
 
 
@@ -47,3 +50,34 @@ def stop_instance(rds: Any, instance: str) -> dict[str, Any]:
 
 def stop_cluster(rds: Any, cluster: str) -> dict[str, Any]:
     return dict(rds.stop_db_cluster(DBClusterIdentifier=cluster))
+
+
+def describe_instance(rds: Any, instance: str) -> dict[str, Any] | None:
+    """The instance as it is now (status, tags), or None when it no longer exists."""
+    try:
+        return dict(rds.describe_db_instances(DBInstanceIdentifier=instance)["DBInstances"][0])
+    except ClientError as exc:
+        if error_code(exc) == "DBInstanceNotFound":
+            return None
+        raise
+
+
+def describe_cluster(rds: Any, cluster: str) -> dict[str, Any] | None:
+    try:
+        return dict(rds.describe_db_clusters(DBClusterIdentifier=cluster)["DBClusters"][0])
+    except ClientError as exc:
+        if error_code(exc) == "DBClusterNotFoundFault":
+            return None
+        raise
+
+
+def instance_snapshot(rds: Any, snapshot_id: str) -> dict[str, Any]:
+    return dict(rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0])
+
+
+def cluster_snapshot(rds: Any, snapshot_id: str) -> dict[str, Any]:
+    return dict(
+        rds.describe_db_cluster_snapshots(DBClusterSnapshotIdentifier=snapshot_id)[
+            "DBClusterSnapshots"
+        ][0]
+    )

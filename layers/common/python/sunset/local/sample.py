@@ -1,7 +1,8 @@
 """A realistic sample AI service to decommission in the sandbox (the demo and the tests use it).
 
 "chat-assistant": two SageMaker endpoints (an LLM and an embedder) with autoscaling, an HTTP API
-with a JWT authorizer and a legacy REST API in front of them, EBS volumes for the model cache and
+with a JWT authorizer, two stages and a custom domain, a legacy REST API, a WebSocket API for
+streaming (which Sunset reports but does not handle), EBS volumes for the model cache and
 a feature store, a Postgres instance for conversation history, an Aurora cluster for vectors,
 log groups with recent traffic, CloudWatch metrics, and one protected volume of training data.
 """
@@ -24,6 +25,9 @@ class SampleService:
     models: list[str]
     http_api_id: str
     http_route_keys: list[str]
+    http_stages: list[str]
+    domain_name: str
+    websocket_api_id: str
     rest_api_id: str
     rest_stage: str
     volumes: list[str]
@@ -140,6 +144,26 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
             **({"AuthorizationType": "JWT", "AuthorizerId": authorizer} if secured else {}),
         )
     http.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    # A pinned stage for a partner, deployed by hand (no auto-deploy), and a custom domain.
+    http.create_stage(ApiId=api_id, StageName="partner", AutoDeploy=False)
+    domain = f"api.{name}.example.com"
+    http.create_domain_name(
+        DomainName=domain,
+        DomainNameConfigurations=[
+            {
+                "CertificateArn": f"arn:aws:acm:{region}:{ACCOUNT}:certificate/{name}",
+                "EndpointType": "REGIONAL",
+            }
+        ],
+    )
+    http.create_api_mapping(DomainName=domain, ApiId=api_id, Stage="$default", ApiMappingKey="v1")
+    # Streaming responses go over a WebSocket API, which Sunset reports but does not handle.
+    websocket_id = http.create_api(
+        Name=f"{name}-stream",
+        ProtocolType="WEBSOCKET",
+        RouteSelectionExpression="$request.body.action",
+        Tags=tags,
+    )["ApiId"]
 
     rest = session.client("apigateway")
     rest_id = rest.create_rest_api(name=f"{name}-partner-api", tags=tags)["id"]
@@ -238,8 +262,9 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
         )
 
     cloudwatch = session.client("cloudwatch")
-    for day in range(1, 8):
-        stamp = now - timedelta(days=day)
+    # Six days of traffic, each point well inside the 7-day window Discover reads.
+    for day in range(1, 7):
+        stamp = now - timedelta(days=day) + timedelta(hours=1)
         cloudwatch.put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[
@@ -280,6 +305,9 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
         models=models,
         http_api_id=api_id,
         http_route_keys=route_keys,
+        http_stages=["$default", "partner"],
+        domain_name=domain,
+        websocket_api_id=websocket_id,
         rest_api_id=rest_id,
         rest_stage="prod",
         volumes=volumes,

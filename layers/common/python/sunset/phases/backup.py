@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
 from sunset import notices
 from sunset.aws import autoscaling, ec2, http_api, rds, rest_api, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
+from sunset.errors import AwsCallFailed, ResourceVanished
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
     EndpointCapture,
@@ -29,6 +32,7 @@ from sunset.phases.results import PhaseResult
 from sunset.tags import backup_tags
 
 Clock = Callable[[], datetime]
+SnapshotKind = Literal["rds-instance", "rds-cluster"]
 
 
 def snapshot_identifier(run_id: str, source_id: str) -> str:
@@ -62,52 +66,86 @@ def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now
         )
 
 
+@dataclass(frozen=True)
+class _DatabaseSnapshots:
+    """How one kind of RDS snapshot is taken and read back."""
+
+    action: str
+    create: Callable[..., dict[str, Any]]
+    describe: Callable[[Any, str], dict[str, Any]]
+    response_key: str
+    already_exists: str
+
+
+_DATABASE_SNAPSHOTS: dict[SnapshotKind, _DatabaseSnapshots] = {
+    "rds-instance": _DatabaseSnapshots(
+        "rds:CreateDBSnapshot",
+        rds.create_instance_snapshot,
+        rds.instance_snapshot,
+        "DBSnapshot",
+        "DBSnapshotAlreadyExists",
+    ),
+    "rds-cluster": _DatabaseSnapshots(
+        "rds:CreateDBClusterSnapshot",
+        rds.create_cluster_snapshot,
+        rds.cluster_snapshot,
+        "DBClusterSnapshot",
+        "DBClusterSnapshotAlreadyExistsFault",
+    ),
+}
+
+
+def _snapshot_database(
+    manifest: Manifest,
+    journal: Journal,
+    aws: AwsClients,
+    now: Clock,
+    kind: SnapshotKind,
+    source: tuple[str, str],
+) -> None:
+    identifier, arn = source
+    if manifest.backups.snapshot_for(kind, identifier):
+        return
+    how = _DATABASE_SNAPSHOTS[kind]
+    snapshot_id = snapshot_identifier(manifest.run_id, identifier)
+    try:
+        snapshot = journal.change(
+            how.action,
+            identifier,
+            how.create,
+            aws.rds,
+            identifier,
+            snapshot_id,
+            backup_tags(manifest.run_id, manifest.service, arn),
+        )[how.response_key]
+    except AwsCallFailed as exc:
+        # The name is unique to this run and source, so an existing snapshot is this run's
+        # own, started by an attempt that died before the manifest was saved.
+        if exc.code != how.already_exists:
+            raise
+        snapshot = how.describe(aws.rds, snapshot_id)
+        journal.record(
+            "adopt snapshot", snapshot_id, "ok", detail=f"started earlier for {identifier}"
+        )
+    manifest.backups.snapshots.append(
+        SnapshotRecord(
+            kind=kind,
+            snapshot_id=snapshot_id,
+            source_id=identifier,
+            status=snapshot["Status"],
+            created_at=now(),
+        )
+    )
+
+
 def _snapshot_databases(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
     inventory = manifest.require_inventory()
     for instance in inventory.db_instances:
-        if manifest.backups.snapshot_for("rds-instance", instance.identifier):
-            continue
-        snapshot_id = snapshot_identifier(manifest.run_id, instance.identifier)
-        response = journal.change(
-            "rds:CreateDBSnapshot",
-            instance.identifier,
-            rds.create_instance_snapshot,
-            aws.rds,
-            instance.identifier,
-            snapshot_id,
-            backup_tags(manifest.run_id, manifest.service, instance.arn),
-        )
-        manifest.backups.snapshots.append(
-            SnapshotRecord(
-                kind="rds-instance",
-                snapshot_id=snapshot_id,
-                source_id=instance.identifier,
-                status=response["DBSnapshot"]["Status"],
-                created_at=now(),
-            )
-        )
+        source = (instance.identifier, instance.arn)
+        _snapshot_database(manifest, journal, aws, now, "rds-instance", source)
     for cluster in inventory.db_clusters:
-        if manifest.backups.snapshot_for("rds-cluster", cluster.identifier):
-            continue
-        snapshot_id = snapshot_identifier(manifest.run_id, cluster.identifier)
-        response = journal.change(
-            "rds:CreateDBClusterSnapshot",
-            cluster.identifier,
-            rds.create_cluster_snapshot,
-            aws.rds,
-            cluster.identifier,
-            snapshot_id,
-            backup_tags(manifest.run_id, manifest.service, cluster.arn),
-        )
-        manifest.backups.snapshots.append(
-            SnapshotRecord(
-                kind="rds-cluster",
-                snapshot_id=snapshot_id,
-                source_id=cluster.identifier,
-                status=response["DBClusterSnapshot"]["Status"],
-                created_at=now(),
-            )
-        )
+        source = (cluster.identifier, cluster.arn)
+        _snapshot_database(manifest, journal, aws, now, "rds-cluster", source)
 
 
 def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCapture:
@@ -143,7 +181,10 @@ def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCaptu
 def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
     api = http_api.get_api(aws.http_apis, api_id)
     if api is None:
-        raise RuntimeError(f"HTTP API {api_id} vanished before its configuration was captured")
+        raise ResourceVanished(
+            f"HTTP API {api_id} disappeared before its configuration was captured; "
+            "nothing was removed"
+        )
     routes = http_api.routes(aws.http_apis, api_id)
     return HttpApiCapture(
         api=api,
@@ -151,13 +192,17 @@ def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
         integrations=http_api.integrations(aws.http_apis, api_id),
         authorizers=http_api.authorizers_of(aws.http_apis, api_id, routes),
         stages=http_api.stages(aws.http_apis, api_id),
+        api_mappings=http_api.api_mappings_of(aws.http_apis, api_id),
     )
 
 
 def capture_rest_api(aws: AwsClients, api_id: str) -> RestApiCapture:
     api = rest_api.get_api(aws.rest_apis, api_id)
     if api is None:
-        raise RuntimeError(f"REST API {api_id} vanished before its configuration was captured")
+        raise ResourceVanished(
+            f"REST API {api_id} disappeared before its configuration was captured; "
+            "nothing was removed"
+        )
     return RestApiCapture(
         api=api,
         resources=rest_api.resources(aws.rest_apis, api_id),

@@ -1,9 +1,19 @@
 """Remove API routes: take the service's HTTP API routes and REST API methods away.
 
-The APIs themselves, their integrations, authorizers and stages stay, so that a restore puts the
-routes back on the same ids and invoke URLs. A REST API change only takes effect once a stage is
-redeployed, and API Gateway refuses to deploy an API with no method at all, so a REST API left
-empty gets a tombstone on its root (ANY / answering 404) before its stages are redeployed.
+The APIs themselves and their integrations and authorizers stay, so that a restore puts the
+routes back on the same API ids. Every API is compared with its capture first: a route or stage
+added after the backup has no captured configuration, so the API is left untouched and the run
+fails loudly rather than removing something it cannot restore. An API tagged
+sunset:protect=true since discovery is skipped.
+
+HTTP APIs: API Gateway cannot deploy an HTTP API with no route ("Unable to deploy API because
+no routes exist"), so deleting the routes alone would leave the last deployment serving. Sunset
+deletes the API's custom-domain mappings and stages first (all captured), which takes the invoke
+URLs down at once, then the routes.
+
+REST APIs: a change takes effect only once a stage is redeployed, and API Gateway refuses to
+deploy an API with no method at all, so the emptied API gets a tombstone on its root (ANY /
+answering 404 through a MOCK integration) before its stages are redeployed.
 """
 
 from __future__ import annotations
@@ -18,15 +28,69 @@ from sunset.context import RunContext
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
-from sunset.safety import require_recoverable
+from sunset.safety import NotRecoverable, require_recoverable
+from sunset.tags import is_protected
+
+TOMBSTONE_ACTION = "apigateway:PutMethod (tombstone)"
 
 
-def _remove_http_routes(aws: AwsClients, journal: Journal, api_id: str) -> list[str]:
+def _refuse_uncaptured(api: str, kind: str, added: list[str]) -> None:
+    if added:
+        raise NotRecoverable(
+            f"{api} has {kind} added after its configuration was captured "
+            f"({', '.join(sorted(added))}); nothing was removed from it"
+        )
+
+
+def _cut_http_api(aws: AwsClients, journal: Journal, manifest: Manifest, api_id: str) -> list[str]:
+    capture = manifest.backups.http_apis[api_id]
+    resource = f"http-api/{api_id}"
+    api = http_api.get_api(aws.http_apis, api_id)
+    if api is None or is_protected(api.get("Tags", {})):
+        why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
+        journal.record("skip API", resource, "skipped", detail=why)
+        return []
+    routes = http_api.routes(aws.http_apis, api_id)
+    stages = http_api.stages(aws.http_apis, api_id)
+    mappings = http_api.api_mappings_of(aws.http_apis, api_id)
+    captured_routes = {r["RouteId"] for r in capture.routes}
+    captured_stages = {s["StageName"] for s in capture.stages}
+    captured_mappings = {m["ApiMappingId"] for m in capture.api_mappings}
+    name = f"HTTP API {api_id}"
+    _refuse_uncaptured(
+        name, "routes", [r["RouteKey"] for r in routes if r["RouteId"] not in captured_routes]
+    )
+    _refuse_uncaptured(
+        name, "stages", [s["StageName"] for s in stages if s["StageName"] not in captured_stages]
+    )
+    _refuse_uncaptured(
+        name,
+        "domain mappings",
+        [m["DomainName"] for m in mappings if m["ApiMappingId"] not in captured_mappings],
+    )
+    for mapping in mappings:
+        journal.change(
+            "apigatewayv2:DeleteApiMapping",
+            f"{resource}/mapping/{mapping['DomainName']}/{mapping.get('ApiMappingKey', '')}",
+            http_api.delete_api_mapping,
+            aws.http_apis,
+            mapping["DomainName"],
+            mapping["ApiMappingId"],
+        )
+    for stage in stages:
+        journal.change(
+            "apigatewayv2:DeleteStage",
+            f"{resource}/stage/{stage['StageName']}",
+            http_api.delete_stage,
+            aws.http_apis,
+            api_id,
+            stage["StageName"],
+        )
     removed = []
-    for route in http_api.routes(aws.http_apis, api_id):
+    for route in routes:
         journal.change(
             "apigatewayv2:DeleteRoute",
-            f"http-api/{api_id}/route/{route['RouteKey']}",
+            f"{resource}/route/{route['RouteKey']}",
             http_api.delete_route,
             aws.http_apis,
             api_id,
@@ -37,19 +101,44 @@ def _remove_http_routes(aws: AwsClients, journal: Journal, api_id: str) -> list[
 
 
 def _depth(resource: dict[str, Any]) -> int:
-    return int(resource["path"].count("/")) if resource["path"] != "/" else 0
+    return 0 if resource["path"] == "/" else int(resource["path"].count("/"))
 
 
-def _remove_rest_methods(
-    aws: AwsClients, journal: Journal, run: RunContext, api_id: str, stages: list[str]
+def _done(manifest: Manifest, action: str, resource: str) -> bool:
+    """Whether an earlier attempt of this phase already made this change."""
+    return any(
+        a.action == action and a.resource == resource and a.result == "ok" for a in manifest.actions
+    )
+
+
+def _cut_rest_api(
+    aws: AwsClients, journal: Journal, manifest: Manifest, run: RunContext, api_id: str
 ) -> list[str]:
+    capture = manifest.backups.rest_apis[api_id]
+    resource = f"rest-api/{api_id}"
+    api = rest_api.get_api(aws.rest_apis, api_id)
+    if api is None or is_protected(api.get("tags", {})):
+        why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
+        journal.record("skip API", resource, "skipped", detail=why)
+        return []
     resources = rest_api.resources(aws.rest_apis, api_id)
     root = next(r for r in resources if r["path"] == "/")
-    removed = [f"{key} (REST API {api_id})" for key in rest_api.method_keys(resources)]
+    tombstone = f"{resource}/{rest_api.TOMBSTONE_METHOD} /"
+    tombstoned = _done(manifest, TOMBSTONE_ACTION, tombstone)
+    methods = set(rest_api.method_keys(resources))
+    if tombstoned:
+        methods.discard(f"{rest_api.TOMBSTONE_METHOD} /")
+    _refuse_uncaptured(
+        f"REST API {api_id}",
+        "methods",
+        sorted(methods - set(rest_api.method_keys(capture.resources))),
+    )
     for verb in root.get("resourceMethods", {}):
+        if tombstoned and verb == rest_api.TOMBSTONE_METHOD:
+            continue
         journal.change(
             "apigateway:DeleteMethod",
-            f"rest-api/{api_id}/{verb} /",
+            f"{resource}/{verb} /",
             rest_api.delete_method,
             aws.rest_apis,
             api_id,
@@ -58,64 +147,54 @@ def _remove_rest_methods(
         )
     # Deepest first: real API Gateway deletes children with their parent, moto leaves them
     # orphaned (and then fails GetResources), so never rely on the cascade.
-    for resource in sorted(resources, key=_depth, reverse=True):
-        if resource is root:
+    for child in sorted(resources, key=_depth, reverse=True):
+        if child is root:
             continue
         journal.change(
             "apigateway:DeleteResource",
-            f"rest-api/{api_id}{resource['path']}",
+            f"{resource}{child['path']}",
             rest_api.delete_resource,
             aws.rest_apis,
             api_id,
-            resource["id"],
+            child["id"],
         )
-    message = json.dumps(
-        {"message": f"{run.service} has been shut down (Sunset run {run.run_id})."}
-    )
-    journal.change(
-        "apigateway:PutMethod (tombstone)",
-        f"rest-api/{api_id}/ANY /",
-        rest_api.put_tombstone,
-        aws.rest_apis,
-        api_id,
-        root["id"],
-        message,
-    )
-    for stage in stages:
+    if not tombstoned:
+        message = json.dumps(
+            {"message": f"{run.service} has been shut down (Sunset run {run.run_id})."}
+        )
+        journal.change(
+            TOMBSTONE_ACTION,
+            tombstone,
+            rest_api.put_tombstone,
+            aws.rest_apis,
+            api_id,
+            root["id"],
+            message,
+        )
+    for stage in sorted(s["stageName"] for s in capture.stages):
         journal.change(
             "apigateway:CreateDeployment",
-            f"rest-api/{api_id}/stage/{stage}",
+            f"{resource}/stage/{stage}",
             rest_api.create_deployment,
             aws.rest_apis,
             api_id,
             stage,
             f"Sunset run {run.run_id}: routes of {run.service} removed",
         )
-    return removed
-
-
-def _already_tombstoned(manifest: Manifest, api_id: str) -> bool:
-    return any(
-        a.action == "apigateway:CreateDeployment"
-        and a.resource.startswith(f"rest-api/{api_id}/")
-        and a.result == "ok"
-        for a in manifest.actions
-    )
+    return [f"{key} (REST API {api_id})" for key in sorted(methods)]
 
 
 def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
-    """Delete every route of the service's APIs, each only after its capture is on record."""
+    """Cut client access: every route of the service's APIs, each after its capture is on record."""
     removed: list[str] = []
     with running_phase(kit, run, "Remove API routes") as (manifest, journal):
         inventory = manifest.require_inventory()
         for http in inventory.http_apis:
             require_recoverable(manifest, "http-api", http.api_id)
-            removed += _remove_http_routes(kit.aws, journal, http.api_id)
+            removed += _cut_http_api(kit.aws, journal, manifest, http.api_id)
         for rest in inventory.rest_apis:
             require_recoverable(manifest, "rest-api", rest.api_id)
-            if _already_tombstoned(manifest, rest.api_id):
-                continue
-            removed += _remove_rest_methods(kit.aws, journal, run, rest.api_id, rest.stage_names)
+            removed += _cut_rest_api(kit.aws, journal, manifest, run, rest.api_id)
         kit.store.save_manifest(manifest)
         journal.notify(kit.notifier, notices.access_removed(run, removed))
     return PhaseResult(

@@ -11,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sunset.aws import autoscaling, cloudwatch, ec2, http_api, logs, rds, rest_api, sagemaker
+from sunset.aws import cloudwatch, ec2, http_api, logs, rds, rest_api, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
 from sunset.errors import InvalidRequest, NothingToDecommission, ResourceNotFound
 from sunset.journal import Toolkit, running_phase
 from sunset.manifest import (
+    PROTECT_TAG,
     DbClusterRecord,
     DbInstanceRecord,
     EndpointRecord,
@@ -24,6 +25,7 @@ from sunset.manifest import (
     Impact,
     Inventory,
     LogGroupRecord,
+    NotHandled,
     ProtectedResource,
     ResourceKind,
     RestApiRecord,
@@ -91,10 +93,26 @@ def _endpoints(aws: AwsClients, scope: _Scope) -> list[EndpointRecord]:
     return found
 
 
-def _http_apis(aws: AwsClients, scope: _Scope) -> list[HttpApiRecord]:
+def _http_apis(
+    aws: AwsClients, scope: _Scope, not_handled: list[NotHandled]
+) -> list[HttpApiRecord]:
     found = []
     for api in http_api.list_apis(aws.http_apis):
-        if api.get("ProtocolType") != "HTTP" or not scope.wants(api["ApiId"], api.get("Tags", {})):
+        if not scope.wants(api["ApiId"], api.get("Tags", {})):
+            continue
+        if api.get("ProtocolType") != "HTTP":
+            if api["ApiId"] in scope.explicit:
+                raise InvalidRequest(
+                    f"resources.http_apis: {api['ApiId']} is a {api.get('ProtocolType')} API; "
+                    "Sunset removes routes from HTTP and REST APIs only"
+                )
+            not_handled.append(
+                NotHandled(
+                    kind=f"{str(api.get('ProtocolType', '')).lower()}-api",
+                    resource_id=api["ApiId"],
+                    reason="Sunset does not remove WebSocket routes: take it down by hand",
+                )
+            )
             continue
         routes = http_api.routes(aws.http_apis, api["ApiId"])
         found.append(
@@ -146,21 +164,31 @@ def _volumes(aws: AwsClients, scope: _Scope) -> list[VolumeRecord]:
     ]
 
 
-def _db_instances(aws: AwsClients, scope: _Scope) -> list[DbInstanceRecord]:
-    found = []
+def _databases(
+    aws: AwsClients, instances: _Scope, clusters: _Scope
+) -> tuple[list[DbInstanceRecord], list[DbClusterRecord]]:
+    """Standalone instances, and Aurora clusters (whose members are handled through them).
+
+    A cluster is protected when any of its members is: stopping or restoring a cluster acts
+    on every member, so one protected member keeps the whole cluster out of every action.
+    """
+    found_instances: list[DbInstanceRecord] = []
+    protected_members: dict[str, list[str]] = {}
     for db in rds.db_instances(aws.rds):
         identifier = db["DBInstanceIdentifier"]
-        if db.get("DBClusterIdentifier"):
-            # Aurora members are backed up and stopped through their cluster.
-            if identifier in scope.explicit:
+        cluster = db.get("DBClusterIdentifier")
+        if cluster:
+            if identifier in instances.explicit:
                 raise InvalidRequest(
                     f"resources.rds_instances: {identifier} is a member of Aurora cluster "
-                    f"{db['DBClusterIdentifier']}; list the cluster under resources.rds_clusters"
+                    f"{cluster}; list the cluster under resources.rds_clusters"
                 )
+            if is_protected(tag_dict(db.get("TagList"))):
+                protected_members.setdefault(cluster, []).append(identifier)
             continue
-        if not scope.wants(identifier, tag_dict(db.get("TagList"))):
+        if not instances.wants(identifier, tag_dict(db.get("TagList"))):
             continue
-        found.append(
+        found_instances.append(
             DbInstanceRecord(
                 identifier=identifier,
                 arn=db["DBInstanceArn"],
@@ -170,22 +198,33 @@ def _db_instances(aws: AwsClients, scope: _Scope) -> list[DbInstanceRecord]:
                 encrypted=bool(db.get("StorageEncrypted")),
             )
         )
-    return found
-
-
-def _db_clusters(aws: AwsClients, scope: _Scope) -> list[DbClusterRecord]:
-    return [
-        DbClusterRecord(
-            identifier=cluster["DBClusterIdentifier"],
-            arn=cluster["DBClusterArn"],
-            engine=cluster["Engine"],
-            status=cluster["Status"],
-            encrypted=bool(cluster.get("StorageEncrypted")),
-            members=sorted(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])),
+    found_clusters: list[DbClusterRecord] = []
+    for cluster in rds.db_clusters(aws.rds):
+        identifier = cluster["DBClusterIdentifier"]
+        tags = tag_dict(cluster.get("TagList"))
+        members = protected_members.get(identifier, [])
+        if members and (
+            identifier in clusters.explicit or matches_selector(tags, clusters.selector)
+        ):
+            tags = {**tags, PROTECT_TAG: "true"}
+            instances.protected.extend(
+                ProtectedResource(kind="rds-instance", resource_id=m) for m in members
+            )
+        if not clusters.wants(identifier, tags):
+            continue
+        found_clusters.append(
+            DbClusterRecord(
+                identifier=identifier,
+                arn=cluster["DBClusterArn"],
+                engine=cluster["Engine"],
+                status=cluster["Status"],
+                encrypted=bool(cluster.get("StorageEncrypted")),
+                members=sorted(
+                    m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])
+                ),
+            )
         )
-        for cluster in rds.db_clusters(aws.rds)
-        if scope.wants(cluster["DBClusterIdentifier"], tag_dict(cluster.get("TagList")))
-    ]
+    return found_instances, found_clusters
 
 
 def _log_groups(
@@ -253,14 +292,17 @@ def find_resources(aws: AwsClients, request: DecommissionRequest, now: datetime)
         "logs": _Scope("log-group", request, explicit.log_groups),
     }
     endpoints = _endpoints(aws, scopes["endpoints"])
+    not_handled: list[NotHandled] = []
+    db_instances, db_clusters = _databases(aws, scopes["instances"], scopes["clusters"])
     inventory = Inventory(
         endpoints=endpoints,
-        http_apis=_http_apis(aws, scopes["http"]),
+        http_apis=_http_apis(aws, scopes["http"], not_handled),
         rest_apis=_rest_apis(aws, scopes["rest"]),
         volumes=_volumes(aws, scopes["volumes"]),
-        db_instances=_db_instances(aws, scopes["instances"]),
-        db_clusters=_db_clusters(aws, scopes["clusters"]),
+        db_instances=db_instances,
+        db_clusters=db_clusters,
         log_groups=_log_groups(aws, scopes["logs"], endpoints),
+        not_handled=not_handled,
     )
     for scope in scopes.values():
         scope.check_all_found()
@@ -288,7 +330,3 @@ def discover(run: RunContext, kit: Toolkit) -> PhaseResult:
         summary=f"{inventory.total()} resource(s) in scope, {len(inventory.protected)} protected",
         counts=counts,
     )
-
-
-def variant_resource_ids(endpoint: EndpointRecord) -> list[str]:
-    return [autoscaling.variant_resource_id(endpoint.name, v) for v in endpoint.variant_names]

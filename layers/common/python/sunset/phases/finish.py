@@ -12,16 +12,17 @@ from typing import Literal
 from sunset import notices
 from sunset.artifacts import run_prefix
 from sunset.context import FailureEvent, RunContext
+from sunset.errors import ManifestError
 from sunset.journal import Journal, Toolkit, running_phase
-from sunset.manifest import Incident, Manifest
+from sunset.manifest import Action, Incident, Manifest
 from sunset.observability import metrics
 from sunset.phases.results import RunOutcome
 from sunset.report import render_markdown
 
 
-def _write_artifacts(kit: Toolkit, manifest: Manifest) -> RunOutcome:
-    run_id = manifest.run_id
-    kit.store.save_manifest(manifest)
+def _write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
+    """Write report.md and audit.jsonl from what is on record (manifest and runs table)."""
+    manifest = kit.store.load_manifest(run_id)
     audit = kit.runs.audit_entries(run_id)
     kit.store.save_report(run_id, render_markdown(manifest, audit))
     kit.store.save_audit(run_id, audit)
@@ -41,6 +42,7 @@ def _write_artifacts(kit: Toolkit, manifest: Manifest) -> RunOutcome:
 def _close(
     kit: Toolkit, manifest: Manifest, journal: Journal, outcome: Literal["succeeded", "failed"]
 ) -> None:
+    """Mark the run ended, release the lock and record the final status."""
     manifest.outcome, manifest.ended_at = outcome, kit.now()
     if kit.runs.release_lock(manifest.service, manifest.run_id):
         journal.record("release lock", f"service/{manifest.service}", "ok")
@@ -48,12 +50,18 @@ def _close(
 
 
 def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
-    """Close a successful run: artifacts, COMPLETED notice, lock released."""
+    """Close a successful run: lock released, COMPLETED sent, artifacts written.
+
+    The lock and the artifacts do not depend on the notice: if SNS fails, the run still ends
+    with its evidence written and its service unlocked, and the error goes to the incident path.
+    """
     report_uri = kit.store.uri(run_prefix(run.run_id) + "report.md")
-    with running_phase(kit, run, "Report") as (manifest, journal):
-        journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
-        _close(kit, manifest, journal, "succeeded")
-    outcome = _write_artifacts(kit, manifest)
+    try:
+        with running_phase(kit, run, "Report") as (manifest, journal):
+            _close(kit, manifest, journal, "succeeded")
+            journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
+    finally:
+        outcome = _write_artifacts(kit, run.run_id)
     metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
     return outcome
 
@@ -69,9 +77,10 @@ def _readable_cause(cause: str) -> str:
     return cause
 
 
-def _state_of_things(manifest: Manifest) -> str:
-    changed = [a for a in manifest.actions if a.is_removal]
-    done = [f"- {a.action} {a.resource}: {a.result}" for a in changed]
+def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
+    """What was changed and what is backed up, from the audit trail: it is written the moment a
+    change happens, so it holds changes a phase made before dying without saving its manifest."""
+    done = [f"- {a.action} {a.resource}: {a.result}" for a in audit if a.is_removal]
     snapshots = [f"- {s.kind} {s.source_id} -> {s.snapshot_id}" for s in manifest.backups.snapshots]
     return "\n".join(
         [
@@ -84,26 +93,32 @@ def _state_of_things(manifest: Manifest) -> str:
 
 
 def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
-    """Record the failure, tell people (INCIDENT), write the artifacts, release the lock."""
-    assert event.run is not None, "the incident path starts after Prepare"
+    """Record the failure, release the lock, tell people (INCIDENT), write the artifacts."""
+    if event.run is None:
+        raise ManifestError("the incident path needs the run context that Prepare returns")
     run = event.run
     error = event.error.get("Error", "Unknown")
     cause = _readable_cause(event.error.get("Cause", ""))
-    with running_phase(kit, run, "Incident") as (manifest, journal):
-        manifest.incident = Incident(
-            failed_step=event.failed_step, error=error, cause=cause, at=kit.now()
-        )
-        notice = notices.incident(
-            run.run_id,
-            run.service,
-            event.failed_step,
-            error,
-            cause,
-            _state_of_things(manifest),
-            list(run.request.contacts),
-        )
-        journal.notify(kit.notifier, notice)
-        _close(kit, manifest, journal, "failed")
-    outcome = _write_artifacts(kit, manifest)
+    try:
+        with running_phase(kit, run, "Incident") as (manifest, journal):
+            manifest.incident = Incident(
+                failed_step=event.failed_step, error=error, cause=cause, at=kit.now()
+            )
+            try:
+                _close(kit, manifest, journal, "failed")
+            finally:
+                state = _state_of_things(kit.runs.audit_entries(run.run_id), manifest)
+                notice = notices.incident(
+                    run.run_id,
+                    run.service,
+                    event.failed_step,
+                    error,
+                    cause,
+                    state,
+                    list(run.request.contacts),
+                )
+                journal.notify(kit.notifier, notice)
+    finally:
+        outcome = _write_artifacts(kit, run.run_id)
     metrics.add_metric(name="RunsFailed", unit="Count", value=1)
     return outcome.model_copy(update={"cause": f"{event.failed_step} failed: {error}: {cause}"})

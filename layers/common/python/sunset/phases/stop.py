@@ -1,78 +1,135 @@
-"""Stop endpoints: delete the SageMaker endpoints (configs and models kept), optionally stop RDS."""
+"""Stop endpoints: delete the SageMaker endpoints (configs and models kept), optionally stop RDS.
+
+Each resource is read again right before it is changed: one tagged sunset:protect=true since
+discovery is skipped, one already gone or stopped counts as done (a retried phase must not fail
+on its own work), and a database that is busy (say, still `backing-up`) is not stopped and is
+named as such in the STOPPED notice and the report, never silently passed over.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
 from sunset import notices
 from sunset.aws import autoscaling, rds, sagemaker
+from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
-from sunset.journal import Toolkit, running_phase
+from sunset.journal import Journal, Toolkit, running_phase
+from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
 from sunset.safety import require_recoverable
+from sunset.tags import is_protected, tag_dict
 
-_STOPPABLE = {"available"}
+_STOPPED = {"stopped", "stopping"}
+_STOPPABLE = "available"
+PROTECTED_SINCE_DISCOVERY = "tagged sunset:protect=true since discovery"
+
+
+def _delete_endpoints(
+    aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
+) -> None:
+    for endpoint in manifest.require_inventory().endpoints:
+        require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
+        resource = f"sagemaker-endpoint/{endpoint.name}"
+        if sagemaker.describe_endpoint(aws.sagemaker, endpoint.name) is None:
+            journal.record("skip endpoint", resource, "skipped", detail="already deleted")
+            continue
+        if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
+            journal.record("skip endpoint", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
+            outcome.left_running.append(
+                f"SageMaker endpoint {endpoint.name}: {PROTECTED_SINCE_DISCOVERY}"
+            )
+            continue
+        capture = manifest.backups.endpoints[endpoint.name]
+        # Autoscaling first: a registered target would fight the deletion, and its policies
+        # are in the capture for the restore.
+        registered = autoscaling.scalable_targets(
+            aws.autoscaling, [t["ResourceId"] for t in capture.scalable_targets]
+        )
+        for target in registered:
+            journal.change(
+                "application-autoscaling:DeregisterScalableTarget",
+                target["ResourceId"],
+                autoscaling.deregister_target,
+                aws.autoscaling,
+                target,
+            )
+        journal.change(
+            "sagemaker:DeleteEndpoint",
+            resource,
+            sagemaker.delete_endpoint,
+            aws.sagemaker,
+            endpoint.name,
+        )
+        outcome.stopped.append(
+            f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
+        )
+
+
+class _Database(NamedTuple):
+    kind: Literal["rds-instance", "rds-cluster"]
+    identifier: str
+
+
+_DATABASE_CALLS: dict[str, tuple[str, Callable[..., Any], Callable[..., Any], str, str]] = {
+    "rds-instance": (
+        "RDS instance",
+        rds.describe_instance,
+        rds.stop_instance,
+        "rds:StopDBInstance",
+        "DBInstanceStatus",
+    ),
+    "rds-cluster": (
+        "Aurora cluster",
+        rds.describe_cluster,
+        rds.stop_cluster,
+        "rds:StopDBCluster",
+        "Status",
+    ),
+}
+
+
+def _stop_databases(
+    aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
+) -> None:
+    inventory = manifest.require_inventory()
+    targets = [_Database("rds-instance", db.identifier) for db in inventory.db_instances]
+    targets += [_Database("rds-cluster", cluster.identifier) for cluster in inventory.db_clusters]
+    for target in targets:
+        kind, identifier = target.kind, target.identifier
+        label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
+        require_recoverable(manifest, kind, identifier)
+        current = describe(aws.rds, identifier)
+        resource = f"{kind}/{identifier}"
+        status = current[status_key] if current else "deleted"
+        if current is None or status in _STOPPED:
+            journal.record("skip database", resource, "skipped", detail=f"already {status}")
+            continue
+        if is_protected(tag_dict(current.get("TagList"))):
+            journal.record("skip database", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
+            outcome.left_running.append(f"{label} {identifier}: {PROTECTED_SINCE_DISCOVERY}")
+            continue
+        if status != _STOPPABLE:
+            reason = f"status is {status!r}; only an available database can be stopped"
+            journal.record("skip database", resource, "skipped", detail=reason)
+            outcome.left_running.append(f"{label} {identifier}: {reason}")
+            continue
+        journal.change(action, identifier, stop, aws.rds, identifier)
+        outcome.stopped.append(f"{label} {identifier}")
 
 
 def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
     """Deregister autoscaling and delete each endpoint; stop databases when the request says so."""
-    aws = kit.aws
-    stopped: list[str] = []
+    outcome = notices.StopOutcome()
     with running_phase(kit, run, "Stop endpoints") as (manifest, journal):
-        inventory = manifest.require_inventory()
-        for endpoint in inventory.endpoints:
-            require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
-            capture = manifest.backups.endpoints[endpoint.name]
-            # Autoscaling first: a registered target would fight the deletion, and its
-            # policies are already in the capture for the restore.
-            registered = autoscaling.scalable_targets(
-                aws.autoscaling, [t["ResourceId"] for t in capture.scalable_targets]
-            )
-            for target in registered:
-                journal.change(
-                    "application-autoscaling:DeregisterScalableTarget",
-                    target["ResourceId"],
-                    autoscaling.deregister_target,
-                    aws.autoscaling,
-                    target,
-                )
-            if sagemaker.describe_endpoint(aws.sagemaker, endpoint.name) is None:
-                continue  # already gone: a retried phase must not fail on its own work
-            journal.change(
-                "sagemaker:DeleteEndpoint",
-                f"sagemaker-endpoint/{endpoint.name}",
-                sagemaker.delete_endpoint,
-                aws.sagemaker,
-                endpoint.name,
-            )
-            stopped.append(
-                f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
-            )
+        _delete_endpoints(kit.aws, journal, manifest, outcome)
         if run.request.stop_databases:
-            for instance in inventory.db_instances:
-                require_recoverable(manifest, "rds-instance", instance.identifier)
-                if instance.status in _STOPPABLE:
-                    journal.change(
-                        "rds:StopDBInstance",
-                        instance.identifier,
-                        rds.stop_instance,
-                        aws.rds,
-                        instance.identifier,
-                    )
-                    stopped.append(f"RDS instance {instance.identifier}")
-            for cluster in inventory.db_clusters:
-                require_recoverable(manifest, "rds-cluster", cluster.identifier)
-                if cluster.status in _STOPPABLE:
-                    journal.change(
-                        "rds:StopDBCluster",
-                        cluster.identifier,
-                        rds.stop_cluster,
-                        aws.rds,
-                        cluster.identifier,
-                    )
-                    stopped.append(f"Aurora cluster {cluster.identifier}")
+            _stop_databases(kit.aws, journal, manifest, outcome)
         kit.store.save_manifest(manifest)
-        journal.notify(kit.notifier, notices.stopped(run, stopped))
-    return PhaseResult(
-        phase="Stop endpoints",
-        summary=f"{len(stopped)} resource(s) stopped",
-        counts={"Stopped": len(stopped)},
-    )
+        journal.notify(kit.notifier, notices.stopped(run, outcome))
+    counts = {"Stopped": len(outcome.stopped), "Left running": len(outcome.left_running)}
+    summary = f"{len(outcome.stopped)} resource(s) stopped"
+    if outcome.left_running:
+        summary += f", {len(outcome.left_running)} left running"
+    return PhaseResult(phase="Stop endpoints", summary=summary, counts=counts)
