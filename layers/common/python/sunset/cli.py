@@ -123,7 +123,7 @@ def _run_in_sandbox(
             service = seed_sample_service(sandbox.session)
             out.write(
                 f"Sample service {service.name!r} seeded: {len(service.endpoints)} SageMaker "
-                f"endpoints with autoscaling, 1 HTTP API, 1 REST API, "
+                f"endpoints with autoscaling, 1 HTTP API, 1 REST API, 1 WebSocket API, "
                 f"{len(service.volumes) + 1} EBS volumes (1 protected), 1 RDS instance, "
                 f"1 Aurora cluster, {len(service.log_groups)} log groups\n"
             )

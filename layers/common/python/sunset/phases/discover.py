@@ -325,8 +325,8 @@ def discover(run: RunContext, kit: Toolkit) -> PhaseResult:
             )
     counts = {label: n for label, n in inventory.counts().items() if n}
     counts["Protected"] = len(inventory.protected)
-    return PhaseResult(
-        phase="Discover",
-        summary=f"{inventory.total()} resource(s) in scope, {len(inventory.protected)} protected",
-        counts=counts,
-    )
+    counts["Not handled"] = len(inventory.not_handled)
+    summary = f"{inventory.total()} resource(s) in scope, {len(inventory.protected)} protected"
+    if inventory.not_handled:
+        summary += f", {len(inventory.not_handled)} NOT handled by Sunset (see ANNOUNCED)"
+    return PhaseResult(phase="Discover", summary=summary, counts=counts)
