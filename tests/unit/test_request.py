@@ -58,7 +58,6 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
             {"backup": {"deadline_seconds": 0}},
             "backup.deadline_seconds: Input should be greater than 0",
         ),
-        ({"backup": {"restore_test": True}}, "backup.restore_test: Value error, restore tests"),
         (
             {"validation": {"quiet_period_seconds": -5}},
             "validation.quiet_period_seconds: Input should be",

@@ -9,13 +9,58 @@ import pytest
 
 from sunset import notices
 from sunset.context import RunContext
-from sunset.manifest import EndpointCapture, Inventory, Manifest, SnapshotRecord
+from sunset.manifest import CAPTURED, Check, Inventory, Manifest, RestoreTest, Verification
 from sunset.phases.backup import snapshot_identifier
 from sunset.request import parse_request
-from sunset.safety import NotRecoverable, missing_backup, require_recoverable
+from sunset.safety import NotRecoverable, gate, missing_backup, require_recoverable
 from sunset.tags import backup_tags, is_protected, matches_selector
 
 RDS_SNAPSHOT_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}(?<!-)$")
+INVENTORY = {
+    "endpoints": [
+        {
+            "name": "llm",
+            "arn": "arn:e",
+            "status": "InService",
+            "endpoint_config_name": "c",
+            "variant_names": ["v"],
+            "model_names": ["m"],
+        }
+    ],
+    "http_apis": [{"api_id": "a1", "name": "h", "route_keys": ["GET /"]}],
+    "rest_apis": [{"api_id": "r1", "name": "r", "stage_names": ["prod"], "methods": ["GET /"]}],
+    "volumes": [
+        {
+            "volume_id": "vol-1",
+            "size_gib": 1,
+            "volume_type": "gp3",
+            "availability_zone": "us-east-1a",
+            "encrypted": False,
+            "state": "in-use",
+        }
+    ],
+    "db_instances": [
+        {
+            "identifier": "db",
+            "arn": "arn:db",
+            "engine": "postgres",
+            "status": "available",
+            "allocated_storage_gib": 20,
+            "encrypted": True,
+        }
+    ],
+    "db_clusters": [
+        {
+            "identifier": "cl",
+            "arn": "arn:cl",
+            "engine": "aurora-postgresql",
+            "status": "available",
+            "encrypted": True,
+            "members": [],
+        }
+    ],
+    "log_groups": [{"name": "/aws/x", "arn": "arn:lg"}],
+}
 REQUEST = parse_request({"service": "svc", "selector": {"tags": {"app": "svc"}}, "reason": "test"})
 
 
@@ -80,35 +125,72 @@ def test_snapshot_identifiers_never_collide_across_runs_and_are_stable_within_on
     assert snapshot_identifier("run-1", "db") == snapshot_identifier("run-1", "db")
 
 
-def test_nothing_may_change_without_a_recorded_backup() -> None:
-    # Given a manifest with no backups
+def _verification(kind: str, resource: str, backup: str, ok: bool = True) -> Verification:
+    checks = [
+        Check(name="status", expected="completed", actual="completed" if ok else "pending", ok=ok)
+    ]
+    return Verification(
+        kind=kind,
+        resource_id=resource,
+        backup=backup,
+        checks=checks,
+        at=datetime.now(UTC),
+    )
+
+
+def test_nothing_may_change_without_a_verified_backup() -> None:
+    # Given a manifest whose inventory has one resource of each kind, and no backups
     manifest = _manifest()
-    # Then every destructive kind is refused
-    for kind, resource in [
-        ("sagemaker-endpoint", "llm"),
-        ("http-api", "a1"),
-        ("rest-api", "r1"),
-        ("ebs-volume", "vol-1"),
-        ("rds-instance", "db"),
-        ("rds-cluster", "cl"),
-    ]:
-        with pytest.raises(NotRecoverable, match=f"{kind} {resource} has no backup"):
+    manifest.inventory = Inventory.model_validate(INVENTORY)
+    resources = manifest.inventory.backed_up_resources()
+    assert len(resources) == 6
+    # Then every destructive kind is refused, and the gate lists all six
+    for kind, resource in resources:
+        with pytest.raises(NotRecoverable, match=f"{kind} {resource} has no verified backup"):
             require_recoverable(manifest, kind, resource)
-    # When the backups are recorded
-    manifest.backups.endpoints["llm"] = EndpointCapture(endpoint={}, endpoint_config={}, models=[])
-    manifest.backups.snapshots.append(
-        SnapshotRecord(
+    assert len(gate(manifest)) == 6
+    # When a snapshot is recorded but its verification failed
+    manifest.backups.record_verification(_verification("ebs-volume", "vol-1", "snap-1", ok=False))
+    assert "snap-1 failed verification (status)" in (
+        missing_backup(manifest, "ebs-volume", "vol-1") or ""
+    )
+    # When every backup is verified
+    for kind, resource in resources:
+        backup = (
+            CAPTURED if kind in {"sagemaker-endpoint", "http-api", "rest-api"} else f"b-{resource}"
+        )
+        manifest.backups.record_verification(_verification(kind, resource, backup))
+    # Then the gate opens, and log groups never needed a backup
+    assert gate(manifest) == []
+    assert missing_backup(manifest, "log-group", "/aws/x") is None
+
+
+def test_a_requested_restore_test_must_pass_before_the_gate_opens() -> None:
+    # Given a verified snapshot in a run that asked for restore tests
+    request = parse_request(
+        {
+            "service": "svc",
+            "selector": {"tags": {"app": "svc"}},
+            "reason": "t",
+            "backup": {"restore_test": True},
+        }
+    )
+    manifest = Manifest(run_id="r1", service="svc", request=request, started_at=datetime.now(UTC))
+    manifest.backups.record_verification(_verification("ebs-volume", "vol-1", "snap-1"))
+    # Then the volume may not be touched until its restore test passed
+    assert "no passed restore test" in (missing_backup(manifest, "ebs-volume", "vol-1") or "")
+    manifest.backups.restore_tests.append(
+        RestoreTest(
             kind="ebs",
             snapshot_id="snap-1",
             source_id="vol-1",
-            status="pending",
-            created_at=datetime.now(UTC),
+            restored_id="vol-2",
+            status="available",
+            started_at=datetime.now(UTC),
+            result="passed",
         )
     )
-    # Then those resources may change, the others still may not
-    assert missing_backup(manifest, "sagemaker-endpoint", "llm") is None
     assert missing_backup(manifest, "ebs-volume", "vol-1") is None
-    assert missing_backup(manifest, "ebs-volume", "vol-2") is not None
 
 
 def test_notice_subjects_fit_sns_limits_and_severity_follows_the_phase() -> None:

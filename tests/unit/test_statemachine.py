@@ -51,15 +51,11 @@ def test_every_task_catches_everything() -> None:
 
 
 def test_every_phase_failure_goes_through_the_incident_report() -> None:
-    for name in (
-        "Discover resources",
-        "Announce",
-        "Back up",
-        "Remove API routes",
-        "Stop endpoints",
-        "Check logs",
-        "Report",
-    ):
+    phases = [n for n, state in STATES.items() if state["Type"] == "Task"]
+    assert len(phases) == 16
+    for name in phases:
+        if name in {"Prepare", "Report incident", "Release lock (last resort)"}:
+            continue
         failed = STATES[name]["Catch"][0]["Next"]
         assert STATES[failed] == {
             "Type": "Pass",
@@ -69,17 +65,35 @@ def test_every_phase_failure_goes_through_the_incident_report() -> None:
         }
 
 
-def test_destructive_states_are_reached_only_through_back_up() -> None:
-    # Remove "Back up" from the graph: no destructive state may still be reachable.
-    reachable, frontier = set(), [ASL["StartAt"]]
+def _reachable_without(blocked: str) -> set[str]:
+    reachable: set[str] = set()
+    frontier = [ASL["StartAt"]]
     while frontier:
         name = frontier.pop()
-        if name in reachable or name == "Back up":
+        if name in reachable or name == blocked:
             continue
         reachable.add(name)
         frontier.extend(_next_states(STATES[name]))
-    assert not reachable & DESTRUCTIVE
-    assert STATES["Back up"]["Next"] == "Remove API routes"
+    return reachable
+
+
+def test_destructive_states_are_reached_only_through_the_checkpoint() -> None:
+    # Take the checkpoint out of the graph: no destructive state may still be reachable.
+    assert not _reachable_without("Checkpoint: backups verified") & DESTRUCTIVE
+    assert STATES["Checkpoint: backups verified"]["Next"] == "Remove API routes"
+
+
+def test_the_checkpoint_is_reached_only_through_verification_and_the_wait_loop() -> None:
+    assert "Checkpoint: backups verified" not in _reachable_without("Verify backups")
+    assert "Verify backups" not in _reachable_without("Backups complete?")
+    assert "Backups complete?" not in _reachable_without("Check backups")
+    loop = STATES["Backups complete?"]
+    assert loop["Choices"] == [
+        {"Variable": "$.backup_status.complete", "BooleanEquals": True, "Next": "Verify backups"}
+    ]
+    assert loop["Default"] == "Wait for backups"
+    assert STATES["Wait for backups"]["SecondsPath"] == "$.run.request.backup.poll_seconds"
+    assert STATES["Wait for backups"]["Next"] == "Check backups"
 
 
 def test_every_state_is_reachable_and_every_target_exists() -> None:

@@ -32,6 +32,18 @@ class ResourceVanished(SunsetError):
     """A resource found by Discover disappeared before Sunset could back it up."""
 
 
+class BackupFailed(SunsetError):
+    """A snapshot ended in error, or a restore test failed: the backup cannot be trusted."""
+
+
+class BackupDeadlineExceeded(SunsetError):
+    """Backups were still not complete when backup.deadline_seconds ran out."""
+
+
+class BackupNotVerified(SunsetError):
+    """A backup or captured configuration does not match its source."""
+
+
 class ManifestError(SunsetError):
     """A run's manifest is missing or does not match the schema this version understands."""
 

@@ -49,6 +49,9 @@ class Journal:
         self._phase = phase
         self._now = now
 
+    def now(self) -> datetime:
+        return self._now()
+
     def record(
         self,
         action: str,
@@ -96,8 +99,14 @@ class Journal:
 def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Manifest, Journal]]:
     """Load the run's manifest, mark the phase, and save the manifest however the phase ends."""
     manifest = kit.store.load_manifest(run.run_id)
-    record = PhaseRecord(name=name, started_at=kit.now(), status="running")
-    manifest.phases.append(record)
+    last = manifest.phases[-1] if manifest.phases else None
+    if last is not None and last.name == name:
+        # A phase polled in a loop (or retried) shows once, spanning all its attempts.
+        record = last
+        record.status = "running"
+    else:
+        record = PhaseRecord(name=name, started_at=kit.now(), status="running")
+        manifest.phases.append(record)
     try:
         yield manifest, Journal(manifest, kit.runs, name, kit.now)
     except BaseException:

@@ -91,6 +91,8 @@ class DbInstanceRecord(_Record):
     status: str
     allocated_storage_gib: int
     encrypted: bool
+    kms_key_id: str | None = None
+    instance_class: str | None = None
 
 
 class DbClusterRecord(_Record):
@@ -99,6 +101,7 @@ class DbClusterRecord(_Record):
     engine: str
     status: str
     encrypted: bool
+    kms_key_id: str | None = None
     members: list[str]
 
 
@@ -150,13 +153,76 @@ class Inventory(_Record):
     def total(self) -> int:
         return sum(self.counts().values())
 
+    def backed_up_resources(self) -> list[tuple[ResourceKind, str]]:
+        """Every in-scope resource whose backup must be verified before anything is removed."""
+        resources: list[tuple[ResourceKind, str]] = []
+        resources += [("sagemaker-endpoint", e.name) for e in self.endpoints]
+        resources += [("http-api", a.api_id) for a in self.http_apis]
+        resources += [("rest-api", a.api_id) for a in self.rest_apis]
+        resources += [("ebs-volume", v.volume_id) for v in self.volumes]
+        resources += [("rds-instance", d.identifier) for d in self.db_instances]
+        resources += [("rds-cluster", c.identifier) for c in self.db_clusters]
+        return resources
+
+
+SnapshotKind = Literal["ebs", "rds-instance", "rds-cluster"]
+# Which resource kind each snapshot kind backs up.
+SNAPSHOT_SOURCE_KIND: dict[str, ResourceKind] = {
+    "ebs": "ebs-volume",
+    "rds-instance": "rds-instance",
+    "rds-cluster": "rds-cluster",
+}
+
 
 class SnapshotRecord(_Record):
-    kind: Literal["ebs", "rds-instance", "rds-cluster"]
+    kind: SnapshotKind
     snapshot_id: str
     source_id: str
     status: str
     created_at: datetime
+    completed_at: datetime | None = None
+
+
+class Check(_Record):
+    """One comparison made while verifying a backup: what was expected, what was found."""
+
+    name: str
+    expected: Any
+    actual: Any
+    ok: bool
+
+
+CAPTURED = "captured configuration"
+
+
+class Verification(_Record):
+    """The verdict on one resource's backup, with every comparison that led to it."""
+
+    kind: ResourceKind
+    resource_id: str
+    backup: str = Field(description="the snapshot id, or 'captured configuration'")
+    checks: list[Check]
+    at: datetime
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.checks) and all(check.ok for check in self.checks)
+
+    def failures(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+
+class RestoreTest(_Record):
+    """A throw-away copy made from a snapshot to prove it restores (backup.restore_test)."""
+
+    kind: SnapshotKind
+    snapshot_id: str
+    source_id: str
+    restored_id: str
+    status: str
+    started_at: datetime
+    result: Literal["running", "passed", "failed"] = "running"
+    cleaned_up: bool = False
 
 
 class EndpointCapture(_Record):
@@ -191,11 +257,21 @@ class Backups(_Record):
     endpoints: dict[str, EndpointCapture] = Field(default_factory=dict)
     http_apis: dict[str, HttpApiCapture] = Field(default_factory=dict)
     rest_apis: dict[str, RestApiCapture] = Field(default_factory=dict)
+    verifications: dict[str, Verification] = Field(
+        default_factory=dict, description="keyed '<resource kind>:<resource id>'"
+    )
+    restore_tests: list[RestoreTest] = Field(default_factory=list)
 
     def snapshot_for(self, kind: str, source_id: str) -> SnapshotRecord | None:
         return next(
             (s for s in self.snapshots if s.kind == kind and s.source_id == source_id), None
         )
+
+    def verification_for(self, kind: ResourceKind, resource_id: str) -> Verification | None:
+        return self.verifications.get(f"{kind}:{resource_id}")
+
+    def record_verification(self, verification: Verification) -> None:
+        self.verifications[f"{verification.kind}:{verification.resource_id}"] = verification
 
 
 class Action(_Record):
@@ -263,6 +339,9 @@ class Manifest(_Record):
     actions: list[Action] = Field(default_factory=list)
     log_check: LogCheck | None = None
     incident: Incident | None = None
+
+    def phase_started(self, name: str) -> datetime | None:
+        return next((p.started_at for p in self.phases if p.name == name), None)
 
     def require_inventory(self) -> Inventory:
         from sunset.errors import ManifestError

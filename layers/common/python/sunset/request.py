@@ -68,13 +68,6 @@ class BackupOptions(_Strict):
     deadline_seconds: Annotated[int, Field(gt=0, le=604_800)] = 21_600
     restore_test: bool = False
 
-    @field_validator("restore_test")
-    @classmethod
-    def _restore_test_not_built_yet(cls, restore_test: bool) -> bool:
-        if restore_test:
-            raise ValueError("restore tests are not available in this version of Sunset yet")
-        return restore_test
-
 
 class ValidationOptions(_Strict):
     quiet_period_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0

@@ -1,35 +1,52 @@
 """The rule everything destructive stands on, written once.
 
-No resource is removed or stopped unless its backup or captured configuration is recorded in the
-run's manifest first. Every phase that removes or stops calls `require_recoverable` immediately
-before the change; a missing record stops the run before anything is lost.
+No resource is removed or stopped unless its backup (a snapshot, or its captured configuration)
+is recorded in the run's manifest AND verified: the snapshot is complete and matches its source,
+the capture is complete and matches what is live. The checkpoint state before "Remove API
+routes" applies the rule to the whole inventory (`gate`), and every destructive phase applies it
+again to each resource (`require_recoverable`) immediately before changing it.
 """
 
 from __future__ import annotations
 
 from sunset.errors import SunsetError
-from sunset.manifest import Manifest, ResourceKind
+from sunset.manifest import CAPTURED, Manifest, ResourceKind
 
 
 class NotRecoverable(SunsetError):
-    """A destructive step was about to act on a resource with no recorded backup."""
+    """A destructive step was about to act on a resource without a verified backup."""
 
 
 def missing_backup(manifest: Manifest, kind: ResourceKind, resource_id: str) -> str | None:
-    """Why `resource_id` may not be touched yet, or None when its backup is recorded."""
-    backups = manifest.backups
-    recorded = {
-        "sagemaker-endpoint": lambda: resource_id in backups.endpoints,
-        "http-api": lambda: resource_id in backups.http_apis,
-        "rest-api": lambda: resource_id in backups.rest_apis,
-        "ebs-volume": lambda: backups.snapshot_for("ebs", resource_id) is not None,
-        "rds-instance": lambda: backups.snapshot_for("rds-instance", resource_id) is not None,
-        "rds-cluster": lambda: backups.snapshot_for("rds-cluster", resource_id) is not None,
-        "log-group": lambda: True,  # log groups are read, never changed
-    }[kind]
-    if recorded():
-        return None
-    return f"{kind} {resource_id} has no backup or captured configuration in the manifest"
+    """Why `resource_id` may not be touched yet, or None when its backup is verified."""
+    if kind == "log-group":
+        return None  # log groups are read, never changed
+    verification = manifest.backups.verification_for(kind, resource_id)
+    if verification is None:
+        return f"{kind} {resource_id} has no verified backup in the manifest"
+    if not verification.verified:
+        failed = ", ".join(check.name for check in verification.failures())
+        return f"{kind} {resource_id}: backup {verification.backup} failed verification ({failed})"
+    if manifest.request.backup.restore_test and verification.backup != CAPTURED:
+        passed = any(
+            t.snapshot_id == verification.backup and t.result == "passed"
+            for t in manifest.backups.restore_tests
+        )
+        if not passed:
+            return (
+                f"{kind} {resource_id}: snapshot {verification.backup} has no passed restore test"
+            )
+    return None
+
+
+def gate(manifest: Manifest) -> list[str]:
+    """Every reason the run may not go on to remove anything; empty when the gate is open."""
+    inventory = manifest.require_inventory()
+    return [
+        reason
+        for kind, resource_id in inventory.backed_up_resources()
+        if (reason := missing_backup(manifest, kind, resource_id))
+    ]
 
 
 def require_recoverable(manifest: Manifest, kind: ResourceKind, resource_id: str) -> None:

@@ -9,6 +9,7 @@ from sunset.manifest import PROTECT_TAG
 RUN_ID_TAG = "sunset:run-id"
 SERVICE_TAG = "sunset:service"
 SOURCE_TAG = "sunset:source"
+RESTORE_TEST_TAG = "sunset:restore-test"
 
 
 def tag_dict(tag_list: Iterable[Mapping[str, str]] | None) -> dict[str, str]:

@@ -38,3 +38,43 @@ def create_snapshot(
             TagSpecifications=[{"ResourceType": "snapshot", "Tags": as_tag_list(tags)}],
         )
     )
+
+
+def snapshots(ec2: Any, snapshot_ids: list[str]) -> list[dict[str, Any]]:
+    if not snapshot_ids:
+        return []
+    found: list[dict[str, Any]] = []
+    for page in ec2.get_paginator("describe_snapshots").paginate(SnapshotIds=snapshot_ids):
+        found.extend(page["Snapshots"])
+    return found
+
+
+def snapshots_tagged(ec2: Any, tags: Mapping[str, str]) -> list[dict[str, Any]]:
+    """This account's snapshots carrying every one of `tags`."""
+    filters = [{"Name": f"tag:{key}", "Values": [value]} for key, value in tags.items()]
+    found: list[dict[str, Any]] = []
+    paginator = ec2.get_paginator("describe_snapshots")
+    for page in paginator.paginate(OwnerIds=["self"], Filters=filters):
+        found.extend(page["Snapshots"])
+    return found
+
+
+def volume(ec2: Any, volume_id: str) -> dict[str, Any] | None:
+    found = volumes_by_id(ec2, [volume_id])
+    return found[0] if found else None
+
+
+def create_volume_from_snapshot(
+    ec2: Any, snapshot_id: str, zone: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        ec2.create_volume(
+            SnapshotId=snapshot_id,
+            AvailabilityZone=zone,
+            TagSpecifications=[{"ResourceType": "volume", "Tags": as_tag_list(tags)}],
+        )
+    )
+
+
+def delete_volume(ec2: Any, volume_id: str) -> dict[str, Any]:
+    return dict(ec2.delete_volume(VolumeId=volume_id))

@@ -81,3 +81,44 @@ def cluster_snapshot(rds: Any, snapshot_id: str) -> dict[str, Any]:
             "DBClusterSnapshots"
         ][0]
     )
+
+
+def restore_instance(
+    rds: Any, snapshot_id: str, instance: str, instance_class: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        rds.restore_db_instance_from_db_snapshot(
+            DBInstanceIdentifier=instance,
+            DBSnapshotIdentifier=snapshot_id,
+            DBInstanceClass=instance_class,
+            PubliclyAccessible=False,
+            MultiAZ=False,
+            Tags=as_tag_list(tags),
+        )
+    )
+
+
+def restore_cluster(
+    rds: Any, snapshot_id: str, cluster: str, engine: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        rds.restore_db_cluster_from_snapshot(
+            DBClusterIdentifier=cluster,
+            SnapshotIdentifier=snapshot_id,
+            Engine=engine,
+            Tags=as_tag_list(tags),
+        )
+    )
+
+
+def delete_instance(rds: Any, instance: str) -> dict[str, Any]:
+    """Delete a throw-away restore-test instance: no final snapshot, no retained backups."""
+    return dict(
+        rds.delete_db_instance(
+            DBInstanceIdentifier=instance, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+        )
+    )
+
+
+def delete_cluster(rds: Any, cluster: str) -> dict[str, Any]:
+    return dict(rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True))

@@ -56,3 +56,22 @@ def describe_model(sagemaker: Any, name: str) -> dict[str, Any]:
 def delete_endpoint(sagemaker: Any, name: str) -> dict[str, Any]:
     """Delete the endpoint only; its endpoint config and models stay for a restore."""
     return dict(sagemaker.delete_endpoint(EndpointName=name))
+
+
+def find_endpoint_config(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    """The endpoint config, or None when it no longer exists."""
+    try:
+        return describe_endpoint_config(sagemaker, name)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise
+
+
+def find_model(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    try:
+        return describe_model(sagemaker, name)
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise

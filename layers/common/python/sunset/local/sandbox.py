@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
+from sunset.local.snapshots import SnapshotControl
 from sunset.local.template import DeployedStack, StackDeployer, load_template
 
 MACHINES = {"decommission": "DecommissionStateMachineArn"}
@@ -93,6 +94,7 @@ class Sandbox:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambdas | None = None
+        self.snapshots = SnapshotControl()
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -118,6 +120,7 @@ class Sandbox:
             ).deploy()
             self.lambdas = InProcessLambdas(self.stack.functions)
             self.lambdas.install()
+            self.snapshots.install()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -129,6 +132,7 @@ class Sandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.snapshots.uninstall()
         if self.lambdas is not None:
             self.lambdas.uninstall()
         if self._mock is not None:

@@ -46,15 +46,28 @@ def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now
     for volume in manifest.require_inventory().volumes:
         if manifest.backups.snapshot_for("ebs", volume.volume_id):
             continue
-        snapshot = journal.change(
-            "ec2:CreateSnapshot",
-            volume.volume_id,
-            ec2.create_snapshot,
-            aws.ec2,
-            volume.volume_id,
-            f"Sunset run {manifest.run_id}: backup of {volume.volume_id} ({manifest.service})",
-            backup_tags(manifest.run_id, manifest.service, volume.volume_id),
-        )
+        tags = backup_tags(manifest.run_id, manifest.service, volume.volume_id)
+        # EBS snapshot ids are chosen by AWS: a snapshot this run started in an attempt that
+        # died before saving the manifest is found by its tags, never taken twice.
+        earlier = [s for s in ec2.snapshots_tagged(aws.ec2, tags) if s["State"] != "error"]
+        if earlier:
+            snapshot = earlier[0]
+            journal.record(
+                "adopt snapshot",
+                snapshot["SnapshotId"],
+                "ok",
+                detail=f"started earlier for {volume.volume_id}",
+            )
+        else:
+            snapshot = journal.change(
+                "ec2:CreateSnapshot",
+                volume.volume_id,
+                ec2.create_snapshot,
+                aws.ec2,
+                volume.volume_id,
+                f"Sunset run {manifest.run_id}: backup of {volume.volume_id} ({manifest.service})",
+                tags,
+            )
         manifest.backups.snapshots.append(
             SnapshotRecord(
                 kind="ebs",

@@ -196,6 +196,8 @@ def _databases(
                 status=db["DBInstanceStatus"],
                 allocated_storage_gib=int(db.get("AllocatedStorage", 0)),
                 encrypted=bool(db.get("StorageEncrypted")),
+                kms_key_id=db.get("KmsKeyId"),
+                instance_class=db.get("DBInstanceClass"),
             )
         )
     found_clusters: list[DbClusterRecord] = []
@@ -219,6 +221,7 @@ def _databases(
                 engine=cluster["Engine"],
                 status=cluster["Status"],
                 encrypted=bool(cluster.get("StorageEncrypted")),
+                kms_key_id=cluster.get("KmsKeyId"),
                 members=sorted(
                     m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])
                 ),

@@ -16,6 +16,7 @@ from sunset.errors import ManifestError
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Action, Incident, Manifest
 from sunset.observability import metrics
+from sunset.phases.restore_test import delete_leftovers
 from sunset.phases.results import RunOutcome
 from sunset.report import render_markdown
 
@@ -104,10 +105,15 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
             manifest.incident = Incident(
                 failed_step=event.failed_step, error=error, cause=cause, at=kit.now()
             )
+            leftovers = delete_leftovers(kit.aws, journal, manifest)
             try:
                 _close(kit, manifest, journal, "failed")
             finally:
                 state = _state_of_things(kit.runs.audit_entries(run.run_id), manifest)
+                if leftovers:
+                    state += "\nRestore-test copies still to delete by hand: " + ", ".join(
+                        leftovers
+                    )
                 notice = notices.incident(
                     run.run_id,
                     run.service,

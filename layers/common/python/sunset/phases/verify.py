@@ -1,0 +1,348 @@
+"""Backups you can trust: wait for the snapshots, verify every backup, then the checkpoint.
+
+The waiting happens in the state machine (Check backups, a Choice and a Wait, looping), not in a
+Lambda: a Lambda would burn its 15 minutes on an Aurora snapshot that takes an hour, and the
+execution history shows every poll. Verification compares each backup with its source and
+records every comparison; the checkpoint applies the rule in sunset.safety to the whole
+inventory and is the only way into "Remove API routes".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from sunset.aws import autoscaling, ec2, http_api, rds, rest_api, sagemaker
+from sunset.aws.clients import AwsClients
+from sunset.context import RunContext
+from sunset.errors import BackupDeadlineExceeded, BackupFailed, BackupNotVerified
+from sunset.journal import Journal, Toolkit, running_phase
+from sunset.manifest import (
+    CAPTURED,
+    SNAPSHOT_SOURCE_KIND,
+    Check,
+    EndpointRecord,
+    Inventory,
+    Manifest,
+    ResourceKind,
+    SnapshotRecord,
+    Verification,
+)
+from sunset.phases.results import PhaseResult
+from sunset.safety import NotRecoverable, gate
+from sunset.tags import RUN_ID_TAG, SERVICE_TAG, SOURCE_TAG, tag_dict
+
+COMPLETE = {"ebs": "completed", "rds-instance": "available", "rds-cluster": "available"}
+FAILED = {"ebs": {"error"}, "rds-instance": {"failed", "error"}, "rds-cluster": {"failed", "error"}}
+BACKUP_PHASE = "Back up"
+
+
+class BackupProgress(BaseModel):
+    """What one poll of the snapshots found; `complete` drives the state machine's Choice."""
+
+    complete: bool
+    completed: int
+    total: int
+    pending: list[str]
+    summary: str
+
+
+def _describe_snapshots(
+    aws: AwsClients, records: list[SnapshotRecord]
+) -> dict[str, dict[str, Any]]:
+    """The current description of each recorded snapshot, by snapshot id."""
+    ebs_ids = [r.snapshot_id for r in records if r.kind == "ebs"]
+    found = {s["SnapshotId"]: s for s in ec2.snapshots(aws.ec2, ebs_ids)}
+    for record in records:
+        if record.kind == "rds-instance":
+            found[record.snapshot_id] = rds.instance_snapshot(aws.rds, record.snapshot_id)
+        elif record.kind == "rds-cluster":
+            found[record.snapshot_id] = rds.cluster_snapshot(aws.rds, record.snapshot_id)
+    return found
+
+
+def _status(kind: str, description: dict[str, Any]) -> str:
+    return str(description["State"] if kind == "ebs" else description["Status"])
+
+
+def check_backups(run: RunContext, kit: Toolkit) -> BackupProgress:
+    """One poll: record each snapshot's status; fail on an error or when the deadline is past."""
+    with running_phase(kit, run, "Check backups") as (manifest, journal):
+        records = manifest.backups.snapshots
+        descriptions = _describe_snapshots(kit.aws, records)
+        now = kit.now()
+        for record in records:
+            record.status = _status(record.kind, descriptions[record.snapshot_id])
+            if record.status == COMPLETE[record.kind] and record.completed_at is None:
+                record.completed_at = now
+        broken = [r for r in records if r.status in FAILED[r.kind]]
+        for record in broken:
+            journal.record("snapshot failed", record.snapshot_id, "failed", detail=record.status)
+        if broken:
+            listing = ", ".join(f"{r.snapshot_id} of {r.source_id} ({r.status})" for r in broken)
+            raise BackupFailed(f"snapshot(s) failed: {listing}; nothing was removed or stopped")
+        pending = [r for r in records if r.status != COMPLETE[r.kind]]
+        started = manifest.phase_started(BACKUP_PHASE) or run.started_at
+        deadline = started + timedelta(seconds=run.request.backup.deadline_seconds)
+        if pending and now > deadline:
+            listing = ", ".join(f"{r.snapshot_id} of {r.source_id} ({r.status})" for r in pending)
+            journal.record("backup deadline", "backups", "failed", detail=listing)
+            raise BackupDeadlineExceeded(
+                f"backups not complete after backup.deadline_seconds="
+                f"{run.request.backup.deadline_seconds}: {listing}; nothing was removed or stopped"
+            )
+    done = len(records) - len(pending)
+    return BackupProgress(
+        complete=not pending,
+        completed=done,
+        total=len(records),
+        pending=[r.snapshot_id for r in pending],
+        summary=f"{done}/{len(records)} snapshot(s) complete",
+    )
+
+
+def _check(name: str, expected: Any, actual: Any) -> Check:
+    return Check(name=name, expected=expected, actual=actual, ok=expected == actual)
+
+
+def _tag_checks(tags: dict[str, str], manifest: Manifest, source_tag: str) -> list[Check]:
+    return [
+        _check(f"tag {RUN_ID_TAG}", manifest.run_id, tags.get(RUN_ID_TAG)),
+        _check(f"tag {SERVICE_TAG}", manifest.service, tags.get(SERVICE_TAG)),
+        _check(f"tag {SOURCE_TAG}", source_tag, tags.get(SOURCE_TAG)),
+    ]
+
+
+def _snapshot_checks(
+    record: SnapshotRecord, snapshot: dict[str, Any], inventory: Inventory, manifest: Manifest
+) -> list[Check]:
+    """Compare a complete snapshot with the resource it was taken from."""
+    checks = [_check("status", COMPLETE[record.kind], _status(record.kind, snapshot))]
+    if record.kind == "ebs":
+        volume = next(v for v in inventory.volumes if v.volume_id == record.source_id)
+        checks += [
+            _check("progress", "100%", snapshot.get("Progress")),
+            _check("volume id", volume.volume_id, snapshot.get("VolumeId")),
+            _check("size (GiB)", volume.size_gib, snapshot.get("VolumeSize")),
+            _check("encrypted", volume.encrypted, bool(snapshot.get("Encrypted"))),
+        ]
+        if volume.encrypted:
+            checks.append(_check("KMS key", volume.kms_key_id, snapshot.get("KmsKeyId")))
+        return checks + _tag_checks(tag_dict(snapshot.get("Tags")), manifest, volume.volume_id)
+    if record.kind == "rds-instance":
+        db = next(d for d in inventory.db_instances if d.identifier == record.source_id)
+        checks += [
+            _check("instance", db.identifier, snapshot.get("DBInstanceIdentifier")),
+            _check("engine", db.engine, snapshot.get("Engine")),
+            _check(
+                "allocated storage (GiB)",
+                db.allocated_storage_gib,
+                snapshot.get("AllocatedStorage"),
+            ),
+            _check("encrypted", db.encrypted, bool(snapshot.get("Encrypted"))),
+        ]
+        if db.encrypted:
+            checks.append(_check("KMS key", db.kms_key_id, snapshot.get("KmsKeyId")))
+        return checks + _tag_checks(tag_dict(snapshot.get("TagList")), manifest, db.arn)
+    cluster = next(c for c in inventory.db_clusters if c.identifier == record.source_id)
+    checks += [
+        _check("cluster", cluster.identifier, snapshot.get("DBClusterIdentifier")),
+        _check("engine", cluster.engine, snapshot.get("Engine")),
+        _check("encrypted", cluster.encrypted, bool(snapshot.get("StorageEncrypted"))),
+    ]
+    if cluster.encrypted:
+        checks.append(_check("KMS key", cluster.kms_key_id, snapshot.get("KmsKeyId")))
+    return checks + _tag_checks(tag_dict(snapshot.get("TagList")), manifest, cluster.arn)
+
+
+def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointRecord) -> list[Check]:
+    """The capture is complete and still matches what a restore will need."""
+    capture = manifest.backups.endpoints.get(endpoint.name)
+    if capture is None:
+        return [_check("configuration captured", True, False)]
+    config = capture.endpoint_config
+    variants = config.get("ProductionVariants", [])
+    wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+    live_config = sagemaker.find_endpoint_config(aws.sagemaker, endpoint.endpoint_config_name)
+    checks = [
+        _check("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
+        _check("config captured", endpoint.endpoint_config_name, config.get("EndpointConfigName")),
+        _check(
+            "models captured", wanted_models, sorted(m.get("ModelName", "") for m in capture.models)
+        ),
+        _check(
+            "config still exists, unchanged",
+            variants,
+            live_config.get("ProductionVariants") if live_config else "missing",
+        ),
+    ]
+    for model in wanted_models:
+        checks.append(
+            _check(
+                f"model {model} still exists",
+                True,
+                sagemaker.find_model(aws.sagemaker, model) is not None,
+            )
+        )
+    resource_ids = [
+        autoscaling.variant_resource_id(endpoint.name, v["VariantName"]) for v in variants
+    ]
+    live_targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
+    checks.append(
+        _check(
+            "autoscaling targets captured",
+            sorted(t["ResourceId"] for t in live_targets),
+            sorted(t["ResourceId"] for t in capture.scalable_targets),
+        )
+    )
+    return checks
+
+
+def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
+    capture = manifest.backups.http_apis.get(api_id)
+    if capture is None:
+        return [_check("configuration captured", True, False)]
+    routes = http_api.routes(aws.http_apis, api_id)
+    used_authorizers = sorted({r["AuthorizerId"] for r in routes if r.get("AuthorizerId")})
+    return [
+        _check(
+            "routes",
+            sorted(r["RouteId"] for r in routes),
+            sorted(r["RouteId"] for r in capture.routes),
+        ),
+        _check(
+            "integrations",
+            sorted(i["IntegrationId"] for i in http_api.integrations(aws.http_apis, api_id)),
+            sorted(i["IntegrationId"] for i in capture.integrations),
+        ),
+        _check(
+            "authorizers", used_authorizers, sorted(a["AuthorizerId"] for a in capture.authorizers)
+        ),
+        _check(
+            "stages",
+            sorted(s["StageName"] for s in http_api.stages(aws.http_apis, api_id)),
+            sorted(s["StageName"] for s in capture.stages),
+        ),
+        _check(
+            "domain mappings",
+            sorted(m["ApiMappingId"] for m in http_api.api_mappings_of(aws.http_apis, api_id)),
+            sorted(m["ApiMappingId"] for m in capture.api_mappings),
+        ),
+    ]
+
+
+def _rest_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
+    capture = manifest.backups.rest_apis.get(api_id)
+    if capture is None:
+        return [_check("configuration captured", True, False)]
+    resources = rest_api.resources(aws.rest_apis, api_id)
+    missing_integrations = [
+        f"{verb} {r['path']}"
+        for r in capture.resources
+        for verb, method in r.get("resourceMethods", {}).items()
+        if "methodIntegration" not in method
+    ]
+    return [
+        _check("methods", rest_api.method_keys(resources), rest_api.method_keys(capture.resources)),
+        _check("every method's integration captured", [], missing_integrations),
+        _check(
+            "stages",
+            sorted(s["stageName"] for s in rest_api.stages(aws.rest_apis, api_id)),
+            sorted(s["stageName"] for s in capture.stages),
+        ),
+    ]
+
+
+def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
+    """Compare every backup with its source and record each comparison; fail on any mismatch."""
+    with running_phase(kit, run, "Verify backups") as (manifest, journal):
+        inventory = manifest.require_inventory()
+        now = kit.now()
+        descriptions = _describe_snapshots(kit.aws, manifest.backups.snapshots)
+        verifications: list[Verification] = []
+        for record in manifest.backups.snapshots:
+            checks = _snapshot_checks(record, descriptions[record.snapshot_id], inventory, manifest)
+            kind = SNAPSHOT_SOURCE_KIND[record.kind]
+            verifications.append(
+                Verification(
+                    kind=kind,
+                    resource_id=record.source_id,
+                    backup=record.snapshot_id,
+                    checks=checks,
+                    at=now,
+                )
+            )
+        captured: list[tuple[ResourceKind, str, list[Check]]] = []
+        captured += [
+            ("sagemaker-endpoint", e.name, _endpoint_checks(kit.aws, manifest, e))
+            for e in inventory.endpoints
+        ]
+        captured += [
+            ("http-api", a.api_id, _http_api_checks(kit.aws, manifest, a.api_id))
+            for a in inventory.http_apis
+        ]
+        captured += [
+            ("rest-api", a.api_id, _rest_api_checks(kit.aws, manifest, a.api_id))
+            for a in inventory.rest_apis
+        ]
+        for kind, resource_id, checks in captured:
+            verifications.append(
+                Verification(
+                    kind=kind, resource_id=resource_id, backup=CAPTURED, checks=checks, at=now
+                )
+            )
+        for verification in verifications:
+            manifest.backups.record_verification(verification)
+            _record(journal, verification)
+        failed = [v for v in verifications if not v.verified]
+        if failed:
+            raise BackupNotVerified(
+                "backup verification failed: "
+                + "; ".join(
+                    f"{v.kind} {v.resource_id} ({v.backup}): "
+                    + ", ".join(
+                        f"{c.name} expected {c.expected!r}, found {c.actual!r}"
+                        for c in v.failures()
+                    )
+                    for v in failed
+                )
+                + "; nothing was removed or stopped"
+            )
+    return PhaseResult(
+        phase="Verify backups",
+        summary=f"{len(verifications)} backup(s) verified",
+        counts={"Verified": len(verifications)},
+    )
+
+
+def _record(journal: Journal, verification: Verification) -> None:
+    detail = "; ".join(
+        f"{c.name}: {'ok' if c.ok else f'expected {c.expected!r}, found {c.actual!r}'}"
+        for c in verification.checks
+    )
+    journal.record(
+        "verify backup",
+        f"{verification.kind}/{verification.resource_id}",
+        "ok" if verification.verified else "failed",
+        detail=f"{verification.backup}: {detail}",
+    )
+
+
+def pass_checkpoint(run: RunContext, kit: Toolkit) -> PhaseResult:
+    """The gate before anything is removed: every in-scope resource has a verified backup."""
+    with running_phase(kit, run, "Checkpoint") as (manifest, journal):
+        problems = gate(manifest)
+        if problems:
+            journal.record("checkpoint", "backups", "failed", detail="; ".join(problems))
+            raise NotRecoverable(
+                "checkpoint closed, nothing will be removed: " + "; ".join(problems)
+            )
+        resources = manifest.require_inventory().backed_up_resources()
+        journal.record("checkpoint", "backups", "ok", detail=f"{len(resources)} verified backup(s)")
+    return PhaseResult(
+        phase="Checkpoint",
+        summary=f"every one of {len(resources)} backup(s) verified: removal may start",
+        counts={"Verified": len(resources)},
+    )
