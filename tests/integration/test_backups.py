@@ -141,7 +141,7 @@ def _add_route(sandbox: Sandbox, service: SampleService) -> Callable[..., None]:
             FAST,
             "Verify backups",
             "BackupNotVerified",
-            "tag sunset:run-id expected",
+            "tag sunset:run-id: expected",
         ),
         (
             "config-deleted",
@@ -149,7 +149,7 @@ def _add_route(sandbox: Sandbox, service: SampleService) -> Callable[..., None]:
             FAST,
             "Verify backups",
             "BackupNotVerified",
-            "config still exists, unchanged expected",
+            "config still exists, unchanged: expected",
         ),
         (
             "route-added",
@@ -157,7 +157,7 @@ def _add_route(sandbox: Sandbox, service: SampleService) -> Callable[..., None]:
             FAST,
             "Verify backups",
             "BackupNotVerified",
-            "routes expected",
+            "routes: expected",
         ),
     ],
 )

@@ -50,7 +50,7 @@ class _Progress:
             started = self.entered.get(name, event["timestamp"])
             seconds = (event["timestamp"] - started).total_seconds()
             note = f"  {self.summary}" if self.summary else ""
-            self.out.write(f"  {name:<24} {seconds:6.2f} s{note}\n")
+            self.out.write(f"  {name:<30} {seconds:6.2f} s{note}\n")
             self.out.flush()
             self.summary = None
 
@@ -128,7 +128,12 @@ def _run_in_sandbox(
                 f"1 Aurora cluster, {len(service.log_groups)} log groups\n"
             )
             if execution_input is None:
-                execution_input = service.request()
+                # As on AWS, snapshots take a while: the run polls them every 2 s here.
+                sandbox.snapshots.hold(polls=2)
+                execution_input = service.request(
+                    backup={"poll_seconds": 2, "deadline_seconds": 600}
+                )
+                out.write("Snapshots stay pending for 2 polls, as they would on AWS\n")
         queue = _subscribe_queue(sandbox)
         name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
         out.write(f"\nDecommission run {name}\n")

@@ -191,6 +191,13 @@ class Check(_Record):
     actual: Any
     ok: bool
 
+    def describe(self) -> str:
+        return (
+            f"{self.name}: ok"
+            if self.ok
+            else (f"{self.name}: expected {self.expected!r}, found {self.actual!r}")
+        )
+
 
 CAPTURED = "captured configuration"
 

@@ -158,15 +158,21 @@ def backed_up(run: RunContext, manifest: Manifest) -> Notice:
     snapshots = "\n".join(
         f"- {s.kind} {s.source_id} -> {s.snapshot_id} ({s.status})" for s in backups.snapshots
     )
+    checks = sum(len(v.checks) for v in backups.verifications.values())
     captured = (
         f"Configuration captured: {len(backups.endpoints)} endpoint(s), "
-        f"{len(backups.http_apis)} HTTP API(s), {len(backups.rest_apis)} REST API(s)."
+        f"{len(backups.http_apis)} HTTP API(s), {len(backups.rest_apis)} REST API(s).\n"
+        f"Verified: {len(backups.verifications)} backup(s) against their sources "
+        f"({checks} comparisons, all recorded in the manifest)."
     )
+    passed = [t for t in backups.restore_tests if t.result == "passed"]
+    if passed:
+        captured += f"\nRestore tests passed: {len(passed)} (the copies were deleted)."
     return _notice(
         "BACKED_UP",
         run.run_id,
         run.service,
-        "backups taken",
+        "backups verified",
         [
             f"Snapshots:\n{snapshots}" if snapshots else "Snapshots: none needed.",
             captured,

@@ -120,6 +120,39 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
             or "none"
         ),
     ]
+    if backups.verifications:
+        sections += [
+            "### Verification",
+            _table(
+                ["Resource", "Backup", "Verdict", "Comparisons"],
+                [
+                    [
+                        f"{v.kind} {v.resource_id}",
+                        v.backup,
+                        "verified" if v.verified else "FAILED",
+                        "; ".join(check.describe() for check in v.checks),
+                    ]
+                    for v in backups.verifications.values()
+                ],
+            ),
+        ]
+    if backups.restore_tests:
+        sections += [
+            "### Restore tests",
+            _table(
+                ["Snapshot", "Source", "Restored as", "Result", "Deleted"],
+                [
+                    [
+                        t.snapshot_id,
+                        t.source_id,
+                        t.restored_id,
+                        t.result,
+                        "yes" if t.cleaned_up else "NO",
+                    ]
+                    for t in backups.restore_tests
+                ],
+            ),
+        ]
     changes = [a for a in audit if a.is_removal]
     sections += [
         "## What was removed and stopped",

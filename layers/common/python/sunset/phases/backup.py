@@ -224,7 +224,7 @@ def capture_rest_api(aws: AwsClients, api_id: str) -> RestApiCapture:
 
 
 def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
-    """Send STARTED, take every snapshot, capture every configuration, then send BACKED_UP."""
+    """Send STARTED, start every snapshot, capture every configuration."""
     with running_phase(kit, run, "Back up") as (manifest, journal):
         journal.notify(kit.notifier, notices.started(run))
         inventory = manifest.require_inventory()
@@ -240,9 +240,7 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
         for rest in inventory.rest_apis:
             backups.rest_apis[rest.api_id] = capture_rest_api(kit.aws, rest.api_id)
             journal.record("capture configuration", f"rest-api/{rest.api_id}", "ok")
-        # The manifest must hold the backups before people are told they exist.
-        kit.store.save_manifest(manifest)
-        journal.notify(kit.notifier, notices.backed_up(run, manifest))
+        # BACKED_UP goes out from the checkpoint, once the backups are complete and verified.
     counts = {
         "Snapshots": len(backups.snapshots),
         "Endpoint configurations": len(backups.endpoints),

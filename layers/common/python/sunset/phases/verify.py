@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from sunset import notices
 from sunset.aws import autoscaling, ec2, http_api, rds, rest_api, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
@@ -302,10 +303,7 @@ def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
                 "backup verification failed: "
                 + "; ".join(
                     f"{v.kind} {v.resource_id} ({v.backup}): "
-                    + ", ".join(
-                        f"{c.name} expected {c.expected!r}, found {c.actual!r}"
-                        for c in v.failures()
-                    )
+                    + ", ".join(check.describe() for check in v.failures())
                     for v in failed
                 )
                 + "; nothing was removed or stopped"
@@ -318,10 +316,7 @@ def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
 
 
 def _record(journal: Journal, verification: Verification) -> None:
-    detail = "; ".join(
-        f"{c.name}: {'ok' if c.ok else f'expected {c.expected!r}, found {c.actual!r}'}"
-        for c in verification.checks
-    )
+    detail = "; ".join(check.describe() for check in verification.checks)
     journal.record(
         "verify backup",
         f"{verification.kind}/{verification.resource_id}",
@@ -341,6 +336,8 @@ def pass_checkpoint(run: RunContext, kit: Toolkit) -> PhaseResult:
             )
         resources = manifest.require_inventory().backed_up_resources()
         journal.record("checkpoint", "backups", "ok", detail=f"{len(resources)} verified backup(s)")
+        kit.store.save_manifest(manifest)
+        journal.notify(kit.notifier, notices.backed_up(run, manifest))
     return PhaseResult(
         phase="Checkpoint",
         summary=f"every one of {len(resources)} backup(s) verified: removal may start",
