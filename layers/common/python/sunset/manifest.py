@@ -192,11 +192,15 @@ class Check(_Record):
     ok: bool
 
     def describe(self) -> str:
-        return (
-            f"{self.name}: ok"
-            if self.ok
-            else (f"{self.name}: expected {self.expected!r}, found {self.actual!r}")
-        )
+        """Short: 'ok', or what was expected and found."""
+        if self.ok:
+            return f"{self.name}: ok"
+        return f"{self.name}: expected {self.expected!r}, found {self.actual!r}"
+
+    def evidence(self) -> str:
+        """Complete: the values compared, whatever the verdict (for the audit trail)."""
+        verdict = "ok" if self.ok else "MISMATCH"
+        return f"{self.name}: expected {self.expected!r}, found {self.actual!r} ({verdict})"
 
 
 CAPTURED = "captured configuration"

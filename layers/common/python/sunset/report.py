@@ -105,7 +105,7 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
     sections += [
         "## Backups",
         _table(
-            ["Kind", "Source", "Snapshot", "Status when recorded"],
+            ["Kind", "Source", "Snapshot", "Status (last read)"],
             [[s.kind, s.source_id, s.snapshot_id, s.status] for s in backups.snapshots],
         )
         if backups.snapshots

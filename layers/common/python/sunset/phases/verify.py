@@ -316,7 +316,7 @@ def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
 
 
 def _record(journal: Journal, verification: Verification) -> None:
-    detail = "; ".join(check.describe() for check in verification.checks)
+    detail = "; ".join(check.evidence() for check in verification.checks)
     journal.record(
         "verify backup",
         f"{verification.kind}/{verification.resource_id}",
