@@ -289,3 +289,94 @@ def test_a_later_run_never_touches_an_earlier_runs_snapshots(
         for run_id in ("first", "second")
     }
     assert not by_run["first"] & by_run["second"]
+
+
+def test_a_restore_test_that_fails_deletes_every_copy_and_removes_nothing(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given a restored volume that disappears before it could be checked
+    ec2 = sandbox.client("ec2")
+
+    def copy_lost(_function: str, _event: dict[str, Any]) -> None:
+        copies = ec2.describe_volumes(
+            Filters=[{"Name": "tag:sunset:restore-test", "Values": ["true"]}]
+        )["Volumes"]
+        ec2.delete_volume(VolumeId=copies[0]["VolumeId"])
+
+    sandbox.before("CheckRestoreTestsFunction", copy_lost)
+    # When
+    request = service.request(backup={**FAST, "restore_test": True})
+    run = sandbox.run("decommission", request, name="restore-fails")
+    # Then the run fails on that test, and no copy is left behind
+    assert run.status == "FAILED"
+    assert run.error == "BackupFailed"
+    assert (run.cause or "").startswith(
+        "Check restore tests failed: BackupFailed: restore test failed"
+    )
+    _service_intact(sandbox, service)
+    copies = ec2.describe_volumes(Filters=[{"Name": "tag:sunset:restore-test", "Values": ["true"]}])
+    assert copies["Volumes"] == []
+    rds = sandbox.client("rds")
+    names = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
+    names += [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]]
+    assert not [name for name in names if name.startswith("sunset-rt-")]
+    tests = _manifest(sandbox, "restore-fails")["backups"]["restore_tests"]
+    assert all(t["cleaned_up"] for t in tests)
+
+
+def test_the_checkpoint_itself_refuses_a_backup_that_is_not_on_record(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given a verification that vanished from the manifest between Verify and the checkpoint
+    bucket = sandbox.outputs["ArtifactsBucketName"]
+    s3 = sandbox.client("s3")
+
+    def verification_lost(_function: str, event: dict[str, Any]) -> None:
+        key = f"runs/{event['run']['run_id']}/manifest.json"
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        del manifest["backups"]["verifications"][f"ebs-volume:{service.volumes[0]}"]
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(manifest).encode())
+
+    sandbox.before("CheckpointFunction", verification_lost)
+    # When
+    run = sandbox.run("decommission", service.request(backup=FAST), name="gate-closed")
+    # Then
+    assert run.status == "FAILED"
+    assert run.error == "NotRecoverable"
+    assert f"ebs-volume {service.volumes[0]} has no verified backup" in (run.cause or "")
+    assert "Remove API routes" not in run.states_entered
+    _service_intact(sandbox, service)
+
+
+def test_an_endpoint_redeployed_after_its_capture_is_not_deleted(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given the LLM endpoint moves to a new config between the backup and the stop
+    sagemaker = sandbox.client("sagemaker")
+    llm = service.endpoints[0]
+
+    def redeployed(_function: str, _event: dict[str, Any]) -> None:
+        sagemaker.create_endpoint_config(
+            EndpointConfigName="hotfix-config",
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": service.models[0],
+                    "InitialInstanceCount": 4,
+                    "InstanceType": "ml.g4dn.xlarge",
+                }
+            ],
+        )
+        # moto has no UpdateEndpoint: recreate it under the same name, as a deploy would leave it
+        sagemaker.delete_endpoint(EndpointName=llm)
+        sagemaker.create_endpoint(EndpointName=llm, EndpointConfigName="hotfix-config")
+
+    sandbox.before("StopFunction", redeployed)
+    # When
+    run = sandbox.run("decommission", service.request(backup=FAST), name="redeployed")
+    # Then the endpoint running the uncaptured config is left alone, and the run says why
+    assert run.status == "FAILED"
+    assert run.error == "NotRecoverable"
+    assert "now runs config hotfix-config" in (run.cause or "")
+    endpoint = sagemaker.describe_endpoint(EndpointName=llm)
+    assert endpoint["EndpointConfigName"] == "hotfix-config"

@@ -69,6 +69,10 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
             "resources.ebs_volumes.0: String should match pattern",
         ),
         (
+            {"backup": {"poll_seconds": 30, "deadline_seconds": 86_400}},
+            "backup: Value error, deadline_seconds / poll_seconds allows 2880 polls",
+        ),
+        (
             {"expected_downtime": "P"},
             "expected_downtime: Value error, 'P' is not an ISO-8601 duration",
         ),

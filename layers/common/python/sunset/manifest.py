@@ -84,6 +84,12 @@ class VolumeRecord(_Record):
     state: str
 
 
+def _custom(group: str | None) -> str | None:
+    """A parameter or option group worth naming: the engine's default ones ("default.postgres16",
+    "default:postgres-16") are what a restore gets anyway, and may not be named across versions."""
+    return group if group and not group.startswith("default") else None
+
+
 class DbInstanceRecord(_Record):
     identifier: str
     arn: str
@@ -93,6 +99,20 @@ class DbInstanceRecord(_Record):
     encrypted: bool
     kms_key_id: str | None = None
     instance_class: str | None = None
+    subnet_group: str | None = None
+    security_groups: list[str] = Field(default_factory=list)
+    parameter_group: str | None = None
+    option_group: str | None = None
+
+    def placement(self) -> dict[str, Any]:
+        """Where a copy restored from this instance's snapshot belongs (restore tests)."""
+        placement: dict[str, Any] = {
+            "DBSubnetGroupName": self.subnet_group,
+            "DBParameterGroupName": _custom(self.parameter_group),
+            "OptionGroupName": _custom(self.option_group),
+            "VpcSecurityGroupIds": self.security_groups or None,
+        }
+        return {key: value for key, value in placement.items() if value}
 
 
 class DbClusterRecord(_Record):
@@ -103,6 +123,18 @@ class DbClusterRecord(_Record):
     encrypted: bool
     kms_key_id: str | None = None
     members: list[str]
+    member_instance_class: str | None = None
+    subnet_group: str | None = None
+    security_groups: list[str] = Field(default_factory=list)
+    parameter_group: str | None = None
+
+    def placement(self) -> dict[str, Any]:
+        placement: dict[str, Any] = {
+            "DBSubnetGroupName": self.subnet_group,
+            "DBClusterParameterGroupName": _custom(self.parameter_group),
+            "VpcSecurityGroupIds": self.security_groups or None,
+        }
+        return {key: value for key, value in placement.items() if value}
 
 
 class LogGroupRecord(_Record):
@@ -230,6 +262,7 @@ class RestoreTest(_Record):
     snapshot_id: str
     source_id: str
     restored_id: str
+    instance_id: str | None = Field(default=None, description="Aurora: the copy's one instance")
     status: str
     started_at: datetime
     result: Literal["running", "passed", "failed"] = "running"

@@ -63,10 +63,26 @@ class Approval(_Strict):
         return required
 
 
+# A Standard execution holds at most 25,000 history events and each poll of the wait loop adds
+# about 9 (Task, Lambda, Choice, Wait); two loops (backups, restore tests) of 1,000 polls each
+# stay well inside it, with room for the rest of the run.
+MAX_POLLS = 1_000
+
+
 class BackupOptions(_Strict):
     poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
     deadline_seconds: Annotated[int, Field(gt=0, le=604_800)] = 21_600
     restore_test: bool = False
+
+    @model_validator(mode="after")
+    def _fits_the_execution_history(self) -> BackupOptions:
+        polls = -(-self.deadline_seconds // self.poll_seconds)
+        if polls > MAX_POLLS:
+            raise ValueError(
+                f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
+                "in one execution's history: poll less often or shorten the deadline"
+            )
+        return self
 
 
 class ValidationOptions(_Strict):

@@ -84,8 +84,14 @@ def cluster_snapshot(rds: Any, snapshot_id: str) -> dict[str, Any]:
 
 
 def restore_instance(
-    rds: Any, snapshot_id: str, instance: str, instance_class: str, tags: Mapping[str, str]
+    rds: Any,
+    snapshot_id: str,
+    instance: str,
+    instance_class: str,
+    tags: Mapping[str, str],
+    placement: Mapping[str, Any],
 ) -> dict[str, Any]:
+    """Restore a private, single-AZ copy into the source's network and parameter groups."""
     return dict(
         rds.restore_db_instance_from_db_snapshot(
             DBInstanceIdentifier=instance,
@@ -94,18 +100,40 @@ def restore_instance(
             PubliclyAccessible=False,
             MultiAZ=False,
             Tags=as_tag_list(tags),
+            **placement,
         )
     )
 
 
 def restore_cluster(
-    rds: Any, snapshot_id: str, cluster: str, engine: str, tags: Mapping[str, str]
+    rds: Any,
+    snapshot_id: str,
+    cluster: str,
+    engine: str,
+    tags: Mapping[str, str],
+    placement: Mapping[str, Any],
 ) -> dict[str, Any]:
     return dict(
         rds.restore_db_cluster_from_snapshot(
             DBClusterIdentifier=cluster,
             SnapshotIdentifier=snapshot_id,
             Engine=engine,
+            Tags=as_tag_list(tags),
+            **placement,
+        )
+    )
+
+
+def create_cluster_instance(
+    rds: Any, cluster: str, instance: str, engine: str, instance_class: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    return dict(
+        rds.create_db_instance(
+            DBInstanceIdentifier=instance,
+            DBClusterIdentifier=cluster,
+            Engine=engine,
+            DBInstanceClass=instance_class,
+            PubliclyAccessible=False,
             Tags=as_tag_list(tags),
         )
     )

@@ -51,6 +51,12 @@ class InProcessLambdas:
         self._hooks: list[tuple[str, Hook]] = []
         self._original: Any = None
         self.invocations: list[tuple[str, dict[str, Any]]] = []
+        self._running = threading.local()
+
+    @property
+    def current(self) -> str | None:
+        """The function this thread is running a handler of, if any (for call accounting)."""
+        return getattr(self._running, "function", None)
 
     def before(self, logical_id: str, hook: Hook) -> None:
         """Call `hook(logical_id, event)` just before each invocation of that function."""
@@ -130,7 +136,11 @@ class InProcessLambdas:
             with self._lock, self._environment(source):
                 self.invocations.append((source.logical_id, event))
                 handler = getattr(self._module(source), source.handler.rsplit(".", 1)[1])
-                result = handler(event, self._context(function_name, arn))
+                self._running.function = source.logical_id
+                try:
+                    result = handler(event, self._context(function_name, arn))
+                finally:
+                    self._running.function = None
         except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it
             payload = {
                 "errorType": type(exc).__name__,

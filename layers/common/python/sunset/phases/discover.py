@@ -174,6 +174,7 @@ def _databases(
     """
     found_instances: list[DbInstanceRecord] = []
     protected_members: dict[str, list[str]] = {}
+    member_classes: dict[str, str] = {}
     for db in rds.db_instances(aws.rds):
         identifier = db["DBInstanceIdentifier"]
         cluster = db.get("DBClusterIdentifier")
@@ -185,6 +186,7 @@ def _databases(
                 )
             if is_protected(tag_dict(db.get("TagList"))):
                 protected_members.setdefault(cluster, []).append(identifier)
+            member_classes.setdefault(cluster, db.get("DBInstanceClass", ""))
             continue
         if not instances.wants(identifier, tag_dict(db.get("TagList"))):
             continue
@@ -198,6 +200,14 @@ def _databases(
                 encrypted=bool(db.get("StorageEncrypted")),
                 kms_key_id=db.get("KmsKeyId"),
                 instance_class=db.get("DBInstanceClass"),
+                subnet_group=(db.get("DBSubnetGroup") or {}).get("DBSubnetGroupName"),
+                security_groups=[g["VpcSecurityGroupId"] for g in db.get("VpcSecurityGroups", [])],
+                parameter_group=next(
+                    (g["DBParameterGroupName"] for g in db.get("DBParameterGroups", [])), None
+                ),
+                option_group=next(
+                    (g["OptionGroupName"] for g in db.get("OptionGroupMemberships", [])), None
+                ),
             )
         )
     found_clusters: list[DbClusterRecord] = []
@@ -222,6 +232,12 @@ def _databases(
                 status=cluster["Status"],
                 encrypted=bool(cluster.get("StorageEncrypted")),
                 kms_key_id=cluster.get("KmsKeyId"),
+                member_instance_class=member_classes.get(identifier) or None,
+                subnet_group=cluster.get("DBSubnetGroup"),
+                security_groups=[
+                    g["VpcSecurityGroupId"] for g in cluster.get("VpcSecurityGroups", [])
+                ],
+                parameter_group=cluster.get("DBClusterParameterGroup"),
                 members=sorted(
                     m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", [])
                 ),

@@ -18,7 +18,7 @@ from sunset.context import RunContext
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
-from sunset.safety import require_recoverable
+from sunset.safety import NotRecoverable, require_recoverable
 from sunset.tags import is_protected, tag_dict
 
 _STOPPED = {"stopped", "stopping"}
@@ -32,7 +32,8 @@ def _delete_endpoints(
     for endpoint in manifest.require_inventory().endpoints:
         require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
         resource = f"sagemaker-endpoint/{endpoint.name}"
-        if sagemaker.describe_endpoint(aws.sagemaker, endpoint.name) is None:
+        current = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
+        if current is None:
             journal.record("skip endpoint", resource, "skipped", detail="already deleted")
             continue
         if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
@@ -42,6 +43,13 @@ def _delete_endpoints(
             )
             continue
         capture = manifest.backups.endpoints[endpoint.name]
+        running = current.get("EndpointConfigName")
+        if running != endpoint.endpoint_config_name:
+            # Someone deployed a new config after the capture: deleting now would lose it.
+            raise NotRecoverable(
+                f"SageMaker endpoint {endpoint.name} now runs config {running}, not the captured "
+                f"{endpoint.endpoint_config_name}; it was not deleted"
+            )
         # Autoscaling first: a registered target would fight the deletion, and its policies
         # are in the capture for the restore.
         registered = autoscaling.scalable_targets(

@@ -167,8 +167,14 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     variants = config.get("ProductionVariants", [])
     wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
     live_config = sagemaker.find_endpoint_config(aws.sagemaker, endpoint.endpoint_config_name)
+    live_endpoint = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
     checks = [
         _check("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
+        _check(
+            "endpoint runs the captured config",
+            endpoint.endpoint_config_name,
+            live_endpoint.get("EndpointConfigName") if live_endpoint else "missing",
+        ),
         _check("config captured", endpoint.endpoint_config_name, config.get("EndpointConfigName")),
         _check(
             "models captured", wanted_models, sorted(m.get("ModelName", "") for m in capture.models)
@@ -201,6 +207,21 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     return checks
 
 
+# What makes a route or an integration what it is: a restore must bring back all of it.
+_ROUTE_FIELDS = ("RouteId", "RouteKey", "Target", "AuthorizationType", "AuthorizerId")
+_INTEGRATION_FIELDS = (
+    "IntegrationId",
+    "IntegrationType",
+    "IntegrationUri",
+    "IntegrationMethod",
+    "PayloadFormatVersion",
+)
+
+
+def _fields(items: list[dict[str, Any]], names: tuple[str, ...]) -> list[list[Any]]:
+    return sorted(([item.get(name) for name in names] for item in items), key=repr)
+
+
 def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
     capture = manifest.backups.http_apis.get(api_id)
     if capture is None:
@@ -208,15 +229,11 @@ def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[C
     routes = http_api.routes(aws.http_apis, api_id)
     used_authorizers = sorted({r["AuthorizerId"] for r in routes if r.get("AuthorizerId")})
     return [
-        _check(
-            "routes",
-            sorted(r["RouteId"] for r in routes),
-            sorted(r["RouteId"] for r in capture.routes),
-        ),
+        _check("routes", _fields(routes, _ROUTE_FIELDS), _fields(capture.routes, _ROUTE_FIELDS)),
         _check(
             "integrations",
-            sorted(i["IntegrationId"] for i in http_api.integrations(aws.http_apis, api_id)),
-            sorted(i["IntegrationId"] for i in capture.integrations),
+            _fields(http_api.integrations(aws.http_apis, api_id), _INTEGRATION_FIELDS),
+            _fields(capture.integrations, _INTEGRATION_FIELDS),
         ),
         _check(
             "authorizers", used_authorizers, sorted(a["AuthorizerId"] for a in capture.authorizers)

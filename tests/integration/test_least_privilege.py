@@ -1,0 +1,128 @@
+"""Every AWS call each function makes in the sandbox is allowed by its policy in template.yaml.
+
+moto does not enforce IAM, so a missing permission would only show on a real account, as a run
+that fails on its first call. This test records every call the real handlers make during runs
+that go down the main paths (a full run with restore tests and stopped databases, and a run
+that fails into the incident path), and checks each against the function's policies.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.client
+import pytest
+
+from sunset.local import Sandbox
+from sunset.local.sample import SampleService
+from sunset.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+# What SAM's policy templates grant (the parts Sunset's functions rely on).
+POLICY_TEMPLATES = {
+    "DynamoDBCrudPolicy": [
+        "dynamodb:GetItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:Scan",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:ConditionCheckItem",
+    ],
+    "SNSPublishMessagePolicy": ["sns:Publish"],
+}
+# IAM prefixes that differ from the SDK's signing name.
+PREFIX = {"monitoring": "cloudwatch"}
+# S3 operations authorised by another action's name.
+S3_ACTIONS = {"HeadObject": "s3:GetObject", "ListObjectsV2": "s3:ListBucket"}
+
+
+def _allowed(resource: dict[str, Any]) -> list[str]:
+    actions: list[str] = []
+    for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, str):
+            continue
+        for name, value in policy.items():
+            if name in POLICY_TEMPLATES:
+                actions += POLICY_TEMPLATES[name]
+            elif name == "Statement":
+                for statement in value:
+                    if statement.get("Effect") == "Allow":
+                        granted = statement["Action"]
+                        actions += [granted] if isinstance(granted, str) else granted
+    return actions
+
+
+def _action(service_model: Any, operation: str) -> str:
+    signing = service_model.signing_name
+    if signing == "apigateway":  # API Gateway authorises management calls by HTTP verb
+        verb = service_model.operation_model(operation).http["method"]
+        return f"apigateway:{verb}"
+    if signing == "s3" and operation in S3_ACTIONS:
+        return S3_ACTIONS[operation]
+    return f"{PREFIX.get(signing, signing)}:{operation}"
+
+
+@pytest.fixture
+def calls(sandbox: Sandbox) -> Iterator[set[tuple[str, str]]]:
+    """(function logical id, IAM action) for every call made inside a handler."""
+    recorded: set[tuple[str, str]] = set()
+    original = botocore.client.BaseClient._make_api_call
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def record(client: Any, operation: str, params: Any) -> Any:
+        if lambdas.current is not None:
+            recorded.add((lambdas.current, _action(client.meta.service_model, operation)))
+        return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = record
+    try:
+        yield recorded
+    finally:
+        botocore.client.BaseClient._make_api_call = original
+
+
+def test_every_call_is_allowed_by_the_functions_own_policy(
+    sandbox: Sandbox, service: SampleService, calls: set[tuple[str, str]]
+) -> None:
+    # Given the main paths: everything on, then a run that fails after its backups
+    full = service.request(
+        stop_databases=True,
+        backup={"poll_seconds": 1, "deadline_seconds": 60, "restore_test": True},
+    )
+    assert sandbox.run("decommission", full, name="everything").status == "SUCCEEDED"
+    sandbox.before(
+        "CutAccessFunction",
+        lambda *_: sandbox.client("apigatewayv2").create_route(
+            ApiId=service.http_api_id, RouteKey="GET /late"
+        ),
+    )
+    failing = service.request(
+        backup={"poll_seconds": 1, "deadline_seconds": 60, "restore_test": True}
+    )
+    assert sandbox.run("decommission", failing, name="incident").status == "FAILED"
+    # When each recorded call is checked against the template
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    denied = sorted(
+        f"{function}: {action}"
+        for function, action in calls
+        if not any(
+            fnmatch.fnmatchcase(action, granted) for granted in _allowed(resources[function])
+        )
+    )
+    # Then nothing would be denied on AWS, and the check saw every function at work
+    assert denied == [], "\n".join(denied)
+    functions = {function for function, _ in calls}
+    expected = {
+        logical_id
+        for logical_id, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == expected
