@@ -42,13 +42,22 @@ def _refuse_uncaptured(api: str, kind: str, added: list[str]) -> None:
         )
 
 
+def _left_alone(
+    journal: Journal, resource: str, api: dict[str, Any] | None, tags: dict[str, str]
+) -> bool:
+    """An API gone, or protected since discovery, is skipped, and the skip is on record."""
+    if api is not None and not is_protected(tags):
+        return False
+    why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
+    journal.record("skip API", resource, "skipped", detail=why)
+    return True
+
+
 def _cut_http_api(aws: AwsClients, journal: Journal, manifest: Manifest, api_id: str) -> list[str]:
     capture = manifest.backups.http_apis[api_id]
     resource = f"http-api/{api_id}"
     api = http_api.get_api(aws.http_apis, api_id)
-    if api is None or is_protected(api.get("Tags", {})):
-        why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
-        journal.record("skip API", resource, "skipped", detail=why)
+    if _left_alone(journal, resource, api, api.get("Tags", {}) if api else {}):
         return []
     routes = http_api.routes(aws.http_apis, api_id)
     stages = http_api.stages(aws.http_apis, api_id)
@@ -117,9 +126,7 @@ def _cut_rest_api(
     capture = manifest.backups.rest_apis[api_id]
     resource = f"rest-api/{api_id}"
     api = rest_api.get_api(aws.rest_apis, api_id)
-    if api is None or is_protected(api.get("tags", {})):
-        why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
-        journal.record("skip API", resource, "skipped", detail=why)
+    if _left_alone(journal, resource, api, api.get("tags", {}) if api else {}):
         return []
     resources = rest_api.resources(aws.rest_apis, api_id)
     root = next(r for r in resources if r["path"] == "/")

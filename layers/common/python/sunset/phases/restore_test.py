@@ -18,7 +18,7 @@ let Sunset delete resources that carry the tag.
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
@@ -84,6 +84,20 @@ class RestoreProgress(BaseModel):
 def restored_identifier(run_id: str, source_id: str) -> str:
     """A short RDS-valid name for a restore-test copy, unique to (run, source)."""
     return "sunset-rt-" + hashlib.sha256(f"{run_id}\0{source_id}".encode()).hexdigest()[:16]
+
+
+def _test_of(record: SnapshotRecord, run_id: str, now: datetime, status: str) -> RestoreTest:
+    return RestoreTest(
+        kind=record.kind,
+        snapshot_id=record.snapshot_id,
+        source_id=record.source_id,
+        restored_id=restored_identifier(run_id, record.source_id),
+        instance_id=restored_identifier(run_id, record.source_id) + "-1"
+        if record.kind == "rds-cluster"
+        else None,
+        status=status,
+        started_at=now,
+    )
 
 
 def _copy_tags(manifest: Manifest, record: SnapshotRecord) -> dict[str, str]:
@@ -163,14 +177,7 @@ def start_restore_tests(run: RunContext, kit: Toolkit) -> PhaseResult:
             test = known.get(record.snapshot_id)
             if test is None:
                 # On record before the call: a crash right after it still leaves a trace.
-                test = RestoreTest(
-                    kind=record.kind,
-                    snapshot_id=record.snapshot_id,
-                    source_id=record.source_id,
-                    restored_id=restored_identifier(run.run_id, record.source_id),
-                    status="requested",
-                    started_at=kit.now(),
-                )
+                test = _test_of(record, run.run_id, kit.now(), "requested")
                 manifest.backups.restore_tests.append(test)
                 kit.store.save_manifest(manifest)
             if test.status == "requested":
@@ -195,14 +202,13 @@ def _status(aws: AwsClients, test: RestoreTest, instance: bool = False) -> str:
 def _advance(aws: AwsClients, journal: Journal, manifest: Manifest, test: RestoreTest) -> None:
     """Read one copy's status; an Aurora cluster gets its instance once it is available."""
     test.status = _status(aws, test)
-    if test.kind == "rds-cluster" and test.status == READY:
-        if test.instance_id is None:
+    if test.kind == "rds-cluster" and test.status == READY and test.instance_id:
+        if _status(aws, test, instance=True) == "missing":
             cluster = next(
                 c
                 for c in manifest.require_inventory().db_clusters
                 if c.identifier == test.source_id
             )
-            test.instance_id = f"{test.restored_id}-1"
             try:
                 journal.change(
                     "rds:CreateDBInstance (restore test)",
@@ -319,15 +325,8 @@ def delete_copies(aws: AwsClients, journal: Journal, manifest: Manifest) -> list
     remaining = []
     for record in manifest.backups.snapshots:
         if not any(t.snapshot_id == record.snapshot_id for t in manifest.backups.restore_tests):
-            orphan = RestoreTest(
-                kind=record.kind,
-                snapshot_id=record.snapshot_id,
-                source_id=record.source_id,
-                restored_id=restored_identifier(manifest.run_id, record.source_id),
-                status="unknown",
-                started_at=journal.now(),
-                result="failed",
-            )
+            orphan = _test_of(record, manifest.run_id, journal.now(), "unknown")
+            orphan.result = "failed"
             if record.kind == "ebs":
                 found = list(ec2.volumes_with_tags(aws.ec2, _copy_tags(manifest, record)))
                 if not found:
@@ -335,8 +334,6 @@ def delete_copies(aws: AwsClients, journal: Journal, manifest: Manifest) -> list
                 orphan.restored_id = found[0]["VolumeId"]
             elif _status(aws, orphan) in GONE:
                 continue
-            if record.kind == "rds-cluster":
-                orphan.instance_id = f"{orphan.restored_id}-1"
             manifest.backups.restore_tests.append(orphan)
     for test in manifest.backups.restore_tests:
         try:
