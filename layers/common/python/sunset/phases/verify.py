@@ -251,6 +251,24 @@ def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[C
     ]
 
 
+def _rest_methods(resources: list[dict[str, Any]]) -> list[list[Any]]:
+    """Each method with what it is wired to: verb, path, authorization, integration target."""
+    return sorted(
+        (
+            [
+                verb,
+                resource["path"],
+                method.get("authorizationType"),
+                method.get("methodIntegration", {}).get("type"),
+                method.get("methodIntegration", {}).get("uri"),
+            ]
+            for resource in resources
+            for verb, method in resource.get("resourceMethods", {}).items()
+        ),
+        key=repr,
+    )
+
+
 def _rest_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
     capture = manifest.backups.rest_apis.get(api_id)
     if capture is None:
@@ -263,7 +281,7 @@ def _rest_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[C
         if "methodIntegration" not in method
     ]
     return [
-        _check("methods", rest_api.method_keys(resources), rest_api.method_keys(capture.resources)),
+        _check("methods", _rest_methods(resources), _rest_methods(capture.resources)),
         _check("every method's integration captured", [], missing_integrations),
         _check(
             "stages",
