@@ -67,6 +67,7 @@ def test_endpoints_are_gone_but_configs_models_and_autoscaling_capture_are_kept(
     for endpoint in service.endpoints:
         capture = manifest["backups"]["endpoints"][endpoint]
         assert capture["endpoint"]["EndpointName"] == endpoint
+        assert capture["tags"] == service.tags
         assert capture["scalable_targets"][0]["MaxCapacity"] == 8
         assert capture["scaling_policies"][0]["PolicyType"] == "TargetTrackingScaling"
         assert capture["models"][0]["PrimaryContainer"]["Image"].endswith(":3.1") or capture[

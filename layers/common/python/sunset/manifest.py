@@ -275,6 +275,9 @@ class EndpointCapture(_Record):
     endpoint: dict[str, Any]
     endpoint_config: dict[str, Any]
     models: list[dict[str, Any]]
+    # DescribeEndpoint has no tags, yet discovery finds a service's endpoints by them: an
+    # endpoint brought back without its tags would be invisible to the next run.
+    tags: dict[str, str] = Field(default_factory=dict)
     scalable_targets: list[dict[str, Any]] = Field(default_factory=list)
     scaling_policies: list[dict[str, Any]] = Field(default_factory=list)
 

@@ -186,6 +186,7 @@ def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCaptu
         endpoint=description,
         endpoint_config=config,
         models=[sagemaker.describe_model(aws.sagemaker, name) for name in model_names],
+        tags=sagemaker.tags_of(aws.sagemaker, description["EndpointArn"]),
         scalable_targets=targets,
         scaling_policies=policies,
     )

@@ -168,8 +168,10 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
     live_config = sagemaker.find_endpoint_config(aws.sagemaker, endpoint.endpoint_config_name)
     live_endpoint = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
+    live_tags = sagemaker.tags_of(aws.sagemaker, endpoint.arn) if live_endpoint else "missing"
     checks = [
         _check("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
+        _check("tags captured", live_tags, capture.tags),
         _check(
             "endpoint runs the captured config",
             endpoint.endpoint_config_name,
