@@ -29,6 +29,9 @@ def _write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     kit.store.save_audit(run_id, audit)
     prefix = run_prefix(run_id)
     counts = manifest.inventory.counts() if manifest.inventory else {}
+    if manifest.inventory:
+        counts["Protected, untouched"] = len(manifest.inventory.protected)
+        counts["NOT handled by Sunset"] = len(manifest.inventory.not_handled)
     return RunOutcome(
         run_id=run_id,
         service=manifest.service,
