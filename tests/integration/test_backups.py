@@ -378,5 +378,8 @@ def test_an_endpoint_redeployed_after_its_capture_is_not_deleted(
     assert run.status == "FAILED"
     assert run.error == "NotRecoverable"
     assert "now runs config hotfix-config" in (run.cause or "")
+    # and the rollback (routes back) refuses to call the service "as before" while it runs
+    # a config nobody captured
+    assert "The rollback failed too, at Verify restore" in (run.cause or "")
     endpoint = sagemaker.describe_endpoint(EndpointName=llm)
     assert endpoint["EndpointConfigName"] == "hotfix-config"

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from sunset.manifest import RestoreMode
 from sunset.request import DecommissionRequest
 
 
@@ -46,5 +47,49 @@ class FailureEvent(BaseModel):
 
     run: RunContext | None = None
     input: Any = None
+    failed_step: str
+    error: dict[str, str]
+
+
+class RestoreContext(BaseModel):
+    """Which restore is running: travels as $.restore through the restore states."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    restore_id: str
+    mode: RestoreMode
+    lock_holder: str
+    started_at: datetime
+    poll_seconds: int
+    deadline_seconds: int
+
+
+class RestoreStart(BaseModel):
+    run: RunContext
+    restore: RestoreContext
+
+
+class BeginRestoreEvent(BaseModel):
+    """What Begin restore receives: the raw recommission input and the execution's identity."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    restore_id: str
+    started_at: datetime
+    input: Any = None
+
+
+class RestoreStepEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run: RunContext
+    restore: RestoreContext
+
+
+class RestoreFailureEvent(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    run: RunContext
+    restore: RestoreContext
     failed_step: str
     error: dict[str, str]

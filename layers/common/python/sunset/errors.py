@@ -48,6 +48,18 @@ class ManifestError(SunsetError):
     """A run's manifest is missing or does not match the schema this version understands."""
 
 
+class RestoreFailed(SunsetError):
+    """A piece of the service cannot be brought back (an endpoint failed, an API is gone)."""
+
+
+class RestoreDeadlineExceeded(SunsetError):
+    """Endpoints or databases were still not up when the restore's deadline ran out."""
+
+
+class RestoreIncomplete(SunsetError):
+    """The restore ran, but the service does not match its capture: the checks say where."""
+
+
 class AwsCallFailed(SunsetError):
     """A call that changes AWS state failed; the audit trail has the details."""
 

@@ -370,6 +370,26 @@ class Incident(_Record):
     at: datetime
 
 
+RestoreMode = Literal["recommission", "rollback"]
+
+
+class RestoreRecord(_Record):
+    """One restore of this run's service: a recommission asked for later, or the automatic
+    rollback of a run that failed after it had removed something."""
+
+    restore_id: str = Field(description="the restoring execution's name (the run id on rollback)")
+    mode: RestoreMode
+    started_at: datetime
+    ended_at: datetime | None = None
+    outcome: Literal["running", "restored", "failed"] = "running"
+    restored: list[str] = Field(default_factory=list, description="what was brought back")
+    checks: list[Check] = Field(default_factory=list, description="the service answers again")
+    failure: str | None = None
+
+    def failed_checks(self) -> list[Check]:
+        return [check for check in self.checks if not check.ok]
+
+
 class Manifest(_Record):
     """Schema v1 of runs/<run_id>/manifest.json; see docs/manifest.md."""
 
@@ -379,13 +399,23 @@ class Manifest(_Record):
     request: DecommissionRequest
     started_at: datetime
     ended_at: datetime | None = None
-    outcome: Literal["running", "succeeded", "failed"] = "running"
+    outcome: Literal["running", "succeeded", "failed", "rolled_back"] = "running"
     phases: list[PhaseRecord] = Field(default_factory=list)
     inventory: Inventory | None = None
     backups: Backups = Field(default_factory=Backups)
     actions: list[Action] = Field(default_factory=list)
     log_check: LogCheck | None = None
     incident: Incident | None = None
+    restores: list[RestoreRecord] = Field(default_factory=list)
+
+    def restore(self, restore_id: str) -> RestoreRecord:
+        """The record of a restore in progress (begun by Begin restore or Begin rollback)."""
+        from sunset.errors import ManifestError
+
+        found = next((r for r in reversed(self.restores) if r.restore_id == restore_id), None)
+        if found is None:
+            raise ManifestError(f"run {self.run_id} has no restore {restore_id} on record")
+        return found
 
     def phase_started(self, name: str) -> datetime | None:
         return next((p.started_at for p in self.phases if p.name == name), None)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from sunset.aws import sns
 from sunset.context import RunContext
-from sunset.manifest import Inventory, Manifest
+from sunset.manifest import Incident, Inventory, Manifest, RestoreRecord
 
 Phase = Literal[
     "ANNOUNCED",
@@ -247,6 +247,7 @@ def incident(
     cause: str,
     state_of_things: str,
     contacts: list[str],
+    what_next: str,
 ) -> Notice:
     return _notice(
         "INCIDENT",
@@ -257,8 +258,92 @@ def incident(
             f"The Sunset run {run_id} for {service!r} failed in step {failed_step!r}.",
             f"Error: {error}\nCause: {cause}",
             state_of_things,
-            "Automatic rollback is not part of this version of Sunset: the run halted where it "
-            "failed. Everything removed so far is recorded, with its backup, in the manifest.",
+            what_next,
             f"Run: {run_id}\nQuestions: {', '.join(contacts) or '(no contacts given)'}",
+        ],
+    )
+
+
+def _restored_lines(record: RestoreRecord) -> str:
+    lines = "\n".join(f"- {item}" for item in record.restored)
+    return f"Brought back:\n{lines}" if lines else "Nothing needed bringing back."
+
+
+def _checks_line(record: RestoreRecord) -> str:
+    return (
+        f"Checked against the capture: {len(record.checks)} comparison(s), all as before "
+        "(endpoints, variants, autoscaling, routes and their targets, methods, stages)."
+    )
+
+
+def restored(run: RunContext, record: RestoreRecord, report_uri: str) -> Notice:
+    return _notice(
+        "RESTORED",
+        run.run_id,
+        run.service,
+        "service restored",
+        [
+            f"{run.service!r} is back, restored by {record.restore_id} from the manifest of "
+            f"run {run.run_id}.",
+            _restored_lines(record),
+            _checks_line(record),
+            f"Report: {report_uri}",
+            _footer(run),
+        ],
+    )
+
+
+def rolled_back(
+    run: RunContext, incident: Incident, record: RestoreRecord, report_uri: str
+) -> Notice:
+    return _notice(
+        "ROLLED_BACK",
+        run.run_id,
+        run.service,
+        f"shutdown failed at {incident.failed_step}, rolled back",
+        [
+            f"The shutdown of {run.service!r} failed in step {incident.failed_step!r} and was "
+            "rolled back automatically (on_failure=rollback): the service is running as before.",
+            f"Error: {incident.error}\nCause: {incident.cause}",
+            _restored_lines(record),
+            _checks_line(record),
+            "The snapshots taken by this run are kept. Fix the cause, then start a new run.",
+            f"Report: {report_uri}",
+            _footer(run),
+        ],
+    )
+
+
+def restore_failed(
+    run: RunContext,
+    record: RestoreRecord,
+    failed_step: str,
+    error: str,
+    cause: str,
+    incident: Incident | None,
+) -> Notice:
+    failed = record.failed_checks()
+    missing = "\n".join(f"- {check.describe()}" for check in failed)
+    what = "rollback" if record.mode == "rollback" else "restore"
+    headline = f"{what} FAILED at {failed_step}"
+    if incident is not None and record.mode == "rollback":
+        headline = f"shutdown failed at {incident.failed_step}, rollback FAILED"
+    return _notice(
+        "INCIDENT",
+        run.run_id,
+        run.service,
+        headline,
+        [
+            f"The {what} of {run.service!r} ({record.restore_id}) failed in step {failed_step!r}; "
+            "the service is NOT fully back.",
+            f"Why the shutdown failed: {incident.failed_step}: {incident.error}: {incident.cause}"
+            if incident is not None and record.mode == "rollback"
+            else "",
+            f"Error: {error}\nCause: {cause}",
+            _restored_lines(record),
+            f"Still not as before:\n{missing}" if missing else "",
+            "A restore only adds what is missing, so it is safe to run again once the cause is "
+            f"fixed: sunset restore {run.run_id}",
+            _footer(run),
         ],
     )

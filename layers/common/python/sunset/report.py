@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sunset.manifest import Action, Manifest
+from sunset.manifest import Action, Manifest, RestoreRecord
 
 
 def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
@@ -22,6 +22,32 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[object]]) -> str:
 
 def _at(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+
+def _restore_section(record: RestoreRecord) -> str:
+    how = "automatic rollback" if record.mode == "rollback" else "recommission"
+    lines = [
+        f"### {how} `{record.restore_id}`: {record.outcome.upper()}",
+        f"From {_at(record.started_at)} to {_at(record.ended_at)}.",
+    ]
+    if record.failure:
+        lines.append(f"Failure: {record.failure}")
+    lines.append(
+        "Brought back:\n\n" + "\n".join(f"- {item}" for item in record.restored)
+        if record.restored
+        else "Nothing needed bringing back."
+    )
+    if record.checks:
+        lines.append(
+            _table(
+                ["Check", "Verdict", "Expected", "Found"],
+                [
+                    [c.name, "ok" if c.ok else "MISMATCH", repr(c.expected), repr(c.actual)]
+                    for c in record.checks
+                ],
+            )
+        )
+    return "\n\n".join(lines)
 
 
 def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
@@ -185,6 +211,8 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
             + "".join(f" Unreadable: {item}." for item in check.unreadable),
             findings,
         ]
+    if manifest.restores:
+        sections += ["## Restores", *(_restore_section(r) for r in manifest.restores)]
     sections += [
         "## Audit trail",
         _table(
@@ -204,9 +232,9 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         ),
         "## How to restore",
         "Everything removed or stopped is recorded with its backup in "
-        f"`runs/{manifest.run_id}/manifest.json`. Automated recommission from the manifest is not "
-        "part of this version of Sunset yet: until it is, restore from the manifest's captured "
-        "configuration and snapshots by hand.",
+        f"`runs/{manifest.run_id}/manifest.json`. To bring the service back, start the "
+        f'recommission state machine with `{{"run_id": "{manifest.run_id}"}}` '
+        f"(or `sunset restore {manifest.run_id}`). A restore only adds what is missing.",
         "## Lessons learned",
         "### What went well\n\n_To be filled in by the team._",
         "### What went wrong\n\n_To be filled in by the team._",

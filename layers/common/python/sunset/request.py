@@ -213,3 +213,41 @@ def describe_validation_error(exc: object) -> str:
         message = message.removeprefix("Value error, ")
         problems.append(f"{field}: {message}")
     return "invalid request: " + "; ".join(problems)
+
+
+# Step Functions execution names: what a run id can be.
+RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"
+
+
+class RecommissionRequest(_Strict):
+    """The execution input of the recommission machine: which run to bring back, and how
+    patiently. Endpoints and databases take minutes to come up on AWS."""
+
+    run_id: Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
+    deadline_seconds: Annotated[int, Field(gt=0, le=86_400)] = 3_600
+
+    @model_validator(mode="after")
+    def _fits_the_execution_history(self) -> RecommissionRequest:
+        polls = -(-self.deadline_seconds // self.poll_seconds)
+        if polls > MAX_POLLS:
+            raise ValueError(
+                f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
+                "in one execution's history"
+            )
+        return self
+
+
+def parse_recommission(raw: object) -> RecommissionRequest:
+    """Validate a recommission input: one readable InvalidRequest naming every bad field."""
+    from pydantic import ValidationError
+
+    if not isinstance(raw, dict):
+        raise InvalidRequest(
+            'the recommission input must be a JSON object such as {"run_id": "..."}, '
+            f"not {type(raw).__name__}"
+        )
+    try:
+        return RecommissionRequest.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidRequest(describe_validation_error(exc)) from None

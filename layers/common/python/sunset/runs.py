@@ -85,18 +85,41 @@ class RunsTable:
             raise
         return True
 
-    def put_run(self, run_id: str, service: str, status: str, started_at: datetime) -> None:
-        self._db.put_item(
+    def put_run(
+        self,
+        run_id: str,
+        service: str,
+        status: str,
+        started_at: datetime,
+        restores: str | None = None,
+    ) -> None:
+        """Record a run; `restores` names the decommission run a recommission brings back."""
+        item = {
+            "pk": {"S": f"RUN#{run_id}"},
+            "sk": {"S": "RUN"},
+            "run_id": {"S": run_id},
+            "kind": {"S": "recommission" if restores else "decommission"},
+            "service": {"S": service},
+            "status": {"S": status},
+            "started_at": {"S": started_at.isoformat()},
+        }
+        if restores:
+            item["restores"] = {"S": restores}
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def list_runs(self) -> list[dict[str, str]]:
+        """Every run on record, newest first (a scan: the table holds runs, locks and audit)."""
+        runs: list[dict[str, str]] = []
+        for page in self._db.get_paginator("scan").paginate(
             TableName=self._table,
-            Item={
-                "pk": {"S": f"RUN#{run_id}"},
-                "sk": {"S": "RUN"},
-                "run_id": {"S": run_id},
-                "service": {"S": service},
-                "status": {"S": status},
-                "started_at": {"S": started_at.isoformat()},
-            },
-        )
+            FilterExpression="sk = :run",
+            ExpressionAttributeValues={":run": {"S": "RUN"}},
+        ):
+            runs += [
+                {key: value["S"] for key, value in item.items() if "S" in value}
+                for item in page["Items"]
+            ]
+        return sorted(runs, key=lambda run: run.get("started_at", ""), reverse=True)
 
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
         self._db.update_item(

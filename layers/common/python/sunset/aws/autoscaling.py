@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sunset.aws.shapes import create_input
+
 NAMESPACE = "sagemaker"
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -38,4 +40,20 @@ def deregister_target(autoscaling: Any, target: dict[str, Any]) -> dict[str, Any
             ResourceId=target["ResourceId"],
             ScalableDimension=target["ScalableDimension"],
         )
+    )
+
+
+def register_target(autoscaling: Any, captured: dict[str, Any]) -> dict[str, Any]:
+    """Register a scalable target again, with its captured capacity limits."""
+    return dict(
+        autoscaling.register_scalable_target(
+            **create_input(autoscaling, "RegisterScalableTarget", captured)
+        )
+    )
+
+
+def put_policy(autoscaling: Any, captured: dict[str, Any]) -> dict[str, Any]:
+    """Put a captured scaling policy back (PutScalingPolicy creates or replaces by name)."""
+    return dict(
+        autoscaling.put_scaling_policy(**create_input(autoscaling, "PutScalingPolicy", captured))
     )

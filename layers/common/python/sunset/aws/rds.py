@@ -150,3 +150,11 @@ def delete_instance(rds: Any, instance: str) -> dict[str, Any]:
 
 def delete_cluster(rds: Any, cluster: str) -> dict[str, Any]:
     return dict(rds.delete_db_cluster(DBClusterIdentifier=cluster, SkipFinalSnapshot=True))
+
+
+def start_instance(rds: Any, instance: str) -> dict[str, Any]:
+    return dict(rds.start_db_instance(DBInstanceIdentifier=instance))
+
+
+def start_cluster(rds: Any, cluster: str) -> dict[str, Any]:
+    return dict(rds.start_db_cluster(DBClusterIdentifier=cluster))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code, without_metadata
+from sunset.aws.shapes import create_input
 
 # A REST API with no method at all cannot be deployed ("The REST API doesn't contain any
 # methods"), so once the service's methods are gone Sunset deploys a tombstone on the root: a
@@ -90,6 +92,69 @@ def put_tombstone(rest_apis: Any, api_id: str, root_id: str, message: str) -> di
 
 
 def create_deployment(rest_apis: Any, api_id: str, stage: str, description: str) -> dict:
-    return dict(
-        rest_apis.create_deployment(restApiId=api_id, stageName=stage, description=description)
+    """Deploy the API as it is now and point `stage` at the new deployment.
+
+    Two calls rather than CreateDeployment(stageName=...): that form is documented to update
+    the stage, but moto replaces the whole stage with a bare one (its variables and settings
+    gone), and repointing the stage explicitly means the same thing on both.
+    """
+    deployment = without_metadata(
+        rest_apis.create_deployment(restApiId=api_id, description=description)
     )
+    rest_apis.update_stage(
+        restApiId=api_id,
+        stageName=stage,
+        patchOperations=[{"op": "replace", "path": "/deploymentId", "value": deployment["id"]}],
+    )
+    return deployment
+
+
+def create_resource(rest_apis: Any, api_id: str, parent_id: str, path_part: str) -> dict:
+    return without_metadata(
+        rest_apis.create_resource(restApiId=api_id, parentId=parent_id, pathPart=path_part)
+    )
+
+
+def is_tombstone(method: dict[str, Any] | None) -> bool:
+    """Whether a root method is the MOCK tombstone Sunset puts on an emptied API."""
+    integration = (method or {}).get("methodIntegration") or {}
+    return integration.get("type") == "MOCK" and TOMBSTONE_STATUS in (
+        integration.get("integrationResponses") or {}
+    )
+
+
+def put_captured_method(
+    rest_apis: Any, api_id: str, resource_id: str, verb: str, captured: dict[str, Any]
+) -> dict[str, Any]:
+    """Put a method back as captured: the method, its responses, its integration and the
+    integration's responses (GetResources with embedded methods holds all four)."""
+    where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": verb}
+    response = rest_apis.put_method(**{**create_input(rest_apis, "PutMethod", captured), **where})
+    for code, method_response in (captured.get("methodResponses") or {}).items():
+        params = create_input(rest_apis, "PutMethodResponse", method_response)
+        rest_apis.put_method_response(**{**params, **where, "statusCode": code})
+    integration = dict(captured.get("methodIntegration") or {})
+    if integration:
+        # In GetIntegration, httpMethod is the backend's verb; PutIntegration calls it
+        # integrationHttpMethod and uses httpMethod for the method being integrated.
+        backend_verb = integration.pop("httpMethod", None)
+        params = create_input(rest_apis, "PutIntegration", integration)
+        if backend_verb:
+            params["integrationHttpMethod"] = backend_verb
+        rest_apis.put_integration(**{**params, **where})
+        for code, answer in (integration.get("integrationResponses") or {}).items():
+            params = create_input(rest_apis, "PutIntegrationResponse", answer)
+            rest_apis.put_integration_response(**{**params, **where, "statusCode": code})
+    return dict(response)
+
+
+def deployment_created(rest_apis: Any, api_id: str, deployment_id: str) -> datetime | None:
+    """When a deployment was made, or None when it does not exist."""
+    try:
+        found = rest_apis.get_deployment(restApiId=api_id, deploymentId=deployment_id)
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return None
+        raise
+    created = found.get("createdDate")
+    return created if isinstance(created, datetime) else None

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code, error_message, without_metadata
+from sunset.aws.shapes import create_input
 from sunset.tags import tag_dict
 
 
@@ -75,3 +76,25 @@ def find_model(sagemaker: Any, name: str) -> dict[str, Any] | None:
         if _is_missing(exc):
             return None
         raise
+
+
+def create_model(sagemaker: Any, captured: dict[str, Any], tags: list[dict[str, str]]) -> dict:
+    """Re-create a model from its captured DescribeModel output."""
+    params = create_input(sagemaker, "CreateModel", captured)
+    return dict(sagemaker.create_model(**params, Tags=tags))
+
+
+def create_endpoint_config(
+    sagemaker: Any, captured: dict[str, Any], tags: list[dict[str, str]]
+) -> dict[str, Any]:
+    """Re-create an endpoint config from its captured DescribeEndpointConfig output."""
+    params = create_input(sagemaker, "CreateEndpointConfig", captured)
+    return dict(sagemaker.create_endpoint_config(**params, Tags=tags))
+
+
+def create_endpoint(
+    sagemaker: Any, name: str, config_name: str, tags: list[dict[str, str]]
+) -> dict[str, Any]:
+    return dict(
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=config_name, Tags=tags)
+    )

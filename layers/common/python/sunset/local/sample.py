@@ -146,6 +146,7 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
     http.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
     # A pinned stage for a partner, deployed by hand (no auto-deploy), and a custom domain.
     http.create_stage(ApiId=api_id, StageName="partner", AutoDeploy=False)
+    http.create_deployment(ApiId=api_id, StageName="partner", Description="partner pin, v1")
     domain = f"api.{name}.example.com"
     http.create_domain_name(
         DomainName=domain,

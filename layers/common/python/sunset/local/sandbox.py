@@ -22,11 +22,15 @@ from typing import Any
 
 import boto3
 
+from sunset.local.http_deployments import HttpDeployments
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
 from sunset.local.snapshots import SnapshotControl
 from sunset.local.template import DeployedStack, StackDeployer, load_template
 
-MACHINES = {"decommission": "DecommissionStateMachineArn"}
+MACHINES = {
+    "decommission": "DecommissionStateMachineArn",
+    "recommission": "RecommissionStateMachineArn",
+}
 _SANDBOX_ENV = {
     # Fake credentials: nothing here may ever reach a real AWS account.
     "AWS_ACCESS_KEY_ID": "sandbox",
@@ -95,6 +99,7 @@ class Sandbox:
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambdas | None = None
         self.snapshots = SnapshotControl()
+        self._http_deployments = HttpDeployments()
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -121,6 +126,7 @@ class Sandbox:
             self.lambdas = InProcessLambdas(self.stack.functions)
             self.lambdas.install()
             self.snapshots.install()
+            self._http_deployments.install()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -132,6 +138,7 @@ class Sandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._http_deployments.uninstall()
         self.snapshots.uninstall()
         if self.lambdas is not None:
             self.lambdas.uninstall()

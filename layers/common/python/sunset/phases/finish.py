@@ -21,7 +21,7 @@ from sunset.phases.results import RunOutcome
 from sunset.report import render_markdown
 
 
-def _write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
+def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     """Write report.md and audit.jsonl from what is on record (manifest and runs table)."""
     manifest = kit.store.load_manifest(run_id)
     audit = kit.runs.audit_entries(run_id)
@@ -65,12 +65,12 @@ def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
             _close(kit, manifest, journal, "succeeded")
             journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
     finally:
-        outcome = _write_artifacts(kit, run.run_id)
+        outcome = write_artifacts(kit, run.run_id)
     metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
     return outcome
 
 
-def _readable_cause(cause: str) -> str:
+def readable_cause(cause: str) -> str:
     """Lambda wraps errors as JSON ({errorType, errorMessage, ...}); people want the message."""
     try:
         payload = json.loads(cause)
@@ -96,13 +96,28 @@ def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
     )
 
 
+def _what_next(run: RunContext, audit: list[Action]) -> str:
+    removed = any(a.is_removal and a.result == "ok" for a in audit)
+    if not removed:
+        return "Nothing had been removed or stopped: the service runs as before."
+    if run.request.on_failure == "halt":
+        return (
+            "on_failure is halt: the run stopped where it failed and nothing was rolled back. "
+            f"To bring back what was removed: sunset restore {run.run_id}"
+        )
+    return (
+        "The automatic rollback could not start. To bring back what was removed: "
+        f"sunset restore {run.run_id}"
+    )
+
+
 def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
     """Record the failure, release the lock, tell people (INCIDENT), write the artifacts."""
     if event.run is None:
         raise ManifestError("the incident path needs the run context that Prepare returns")
     run = event.run
     error = event.error.get("Error", "Unknown")
-    cause = _readable_cause(event.error.get("Cause", ""))
+    cause = readable_cause(event.error.get("Cause", ""))
     try:
         with running_phase(kit, run, "Incident") as (manifest, journal):
             manifest.incident = Incident(
@@ -125,9 +140,10 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
                     cause,
                     state,
                     list(run.request.contacts),
+                    _what_next(run, kit.runs.audit_entries(run.run_id)),
                 )
                 journal.notify(kit.notifier, notice)
     finally:
-        outcome = _write_artifacts(kit, run.run_id)
+        outcome = write_artifacts(kit, run.run_id)
     metrics.add_metric(name="RunsFailed", unit="Count", value=1)
     return outcome.model_copy(update={"cause": f"{event.failed_step} failed: {error}: {cause}"})

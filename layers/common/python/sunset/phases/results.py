@@ -19,4 +19,5 @@ class RunOutcome(BaseModel):
     audit: str
     report: str
     counts: dict[str, int] = {}
+    error: str | None = None
     cause: str | None = None
