@@ -188,7 +188,7 @@ def rest_api_checks(aws: AwsClients, capture: RestApiCapture, audit: list[Action
             [method for method in _methods(resources) if method[0] in keys],
         )
     ]
-    root = next((r for r in resources if r["path"] == "/"), {})
+    root: dict[str, Any] = next((r for r in resources if r["path"] == "/"), {})
     tombstone = (root.get("resourceMethods") or {}).get(rest_api.TOMBSTONE_METHOD)
     checks.append(
         Check(
