@@ -2,8 +2,9 @@
 
 moto does not enforce IAM, so a missing permission would only show on a real account, as a run
 that fails on its first call. This test records every call the real handlers make during runs
-that go down the main paths (a full run with restore tests and stopped databases, and a run
-that fails into the incident path), and checks each against the function's policies.
+that go down the main paths (a full run with restore tests and stopped databases, its
+recommission, a rolled-back run, a halted run's incident, a failing restore), and checks each
+against the function's policies.
 """
 
 from __future__ import annotations
@@ -92,22 +93,38 @@ def calls(sandbox: Sandbox) -> Iterator[set[tuple[str, str]]]:
 def test_every_call_is_allowed_by_the_functions_own_policy(
     sandbox: Sandbox, service: SampleService, calls: set[tuple[str, str]]
 ) -> None:
-    # Given the main paths: everything on, then a run that fails after its backups
-    full = service.request(
-        stop_databases=True,
-        backup={"poll_seconds": 1, "deadline_seconds": 60, "restore_test": True},
-    )
+    # Given the main paths: everything on; a recommission that must re-create an endpoint
+    # config and model; a rollback; a halted run's incident; a restore that fails
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+    fast = {"poll_seconds": 1, "deadline_seconds": 60}
+    full = service.request(stop_databases=True, backup={**fast, "restore_test": True})
     assert sandbox.run("decommission", full, name="everything").status == "SUCCEEDED"
+    sagemaker = sandbox.client("sagemaker")
+    sagemaker.delete_endpoint_config(EndpointConfigName=service.endpoint_configs[0])
+    sagemaker.delete_model(ModelName=service.models[0])
+    restore = {"run_id": "everything", **fast}
+    assert sandbox.run("recommission", restore, name="restore").status == "SUCCEEDED"
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("injected")
+
+    sandbox.before("CheckLogsFunction", crash)
+    rollback = service.request(stop_databases=True, backup=fast)
+    assert "Rolled back" in sandbox.run("decommission", rollback, name="rollback").states_entered
+    lambdas.clear_hooks()
     sandbox.before(
         "CutAccessFunction",
         lambda *_: sandbox.client("apigatewayv2").create_route(
             ApiId=service.http_api_id, RouteKey="GET /late"
         ),
     )
-    failing = service.request(
-        backup={"poll_seconds": 1, "deadline_seconds": 60, "restore_test": True}
-    )
-    assert sandbox.run("decommission", failing, name="incident").status == "FAILED"
+    halted = service.request(on_failure="halt", backup={**fast, "restore_test": True})
+    assert sandbox.run("decommission", halted, name="incident").status == "FAILED"
+    lambdas.clear_hooks()
+    sandbox.before("VerifyRestoreFunction", crash)
+    failing = {"run_id": "rollback", **fast}
+    assert sandbox.run("recommission", failing, name="restore-fails").status == "FAILED"
     # When each recorded call is checked against the template
     resources = load_template(ROOT / "template.yaml")["Resources"]
     denied = sorted(

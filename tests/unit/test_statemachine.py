@@ -7,11 +7,23 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sunset.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
-ASL = json.loads((ROOT / "statemachine" / "decommission.asl.json").read_text())
+MACHINES = {
+    name: json.loads((ROOT / "statemachine" / f"{name}.asl.json").read_text())
+    for name in ("decommission", "recommission")
+}
+ASL = MACHINES["decommission"]
 STATES: dict[str, Any] = ASL["States"]
+RESTORE = MACHINES["recommission"]["States"]
+# The restore states both machines run: the recommission, and the decommission's rollback.
+SHARED = [name for name in RESTORE if name not in {"Begin restore", "Read refusal"}]
+SHARED = [n for n in SHARED if n not in {"Restore refused", "Begin restore failed", "Restored"}]
+# A failure in these comes after the first removal: it goes to the rollback decision.
+AFTER_CUT = {"Remove API routes", "Stop endpoints", "Check logs", "Report"}
 LAMBDA_TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -30,8 +42,9 @@ def _next_states(state: dict[str, Any]) -> set[str]:
     return targets
 
 
-def test_every_task_retries_with_backoff_and_jitter() -> None:
-    for name, state in STATES.items():
+@pytest.mark.parametrize("machine", list(MACHINES))
+def test_every_task_retries_with_backoff_and_jitter(machine: str) -> None:
+    for name, state in MACHINES[machine]["States"].items():
         if state["Type"] != "Task":
             continue
         assert state["Retry"], name
@@ -44,42 +57,87 @@ def test_every_task_retries_with_backoff_and_jitter() -> None:
             assert retried >= LAMBDA_TRANSIENT | {"AwsThrottled"}, name
 
 
-def test_every_task_catches_everything() -> None:
-    for name, state in STATES.items():
+@pytest.mark.parametrize("machine", list(MACHINES))
+def test_every_task_catches_everything(machine: str) -> None:
+    for name, state in MACHINES[machine]["States"].items():
         if state["Type"] == "Task":
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
 
 
-def test_every_phase_failure_goes_through_the_incident_report() -> None:
-    phases = [n for n, state in STATES.items() if state["Type"] == "Task"]
-    assert len(phases) == 16
+def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() -> None:
+    phases = [n for n, state in STATES.items() if state["Type"] == "Task" and n not in SHARED]
+    assert len(phases) == 17
     for name in phases:
-        if name in {"Prepare", "Report incident", "Release lock (last resort)"}:
+        if name in {"Prepare", "Report incident", "Release lock (last resort)", "Begin rollback"}:
             continue
         failed = STATES[name]["Catch"][0]["Next"]
         assert STATES[failed] == {
             "Type": "Pass",
             "Result": name,
             "ResultPath": "$.failed_step",
-            "Next": "Report incident",
+            "Next": "Roll back?" if name in AFTER_CUT else "Report incident",
+        }
+    assert STATES["Roll back?"]["Choices"] == [
+        {
+            "Variable": "$.run.request.on_failure",
+            "StringEquals": "rollback",
+            "Next": "Begin rollback",
+        }
+    ]
+    assert STATES["Roll back?"]["Default"] == "Report incident"
+    assert STATES["Begin rollback"]["Next"] == "Restart compute"
+
+
+def test_the_rollback_runs_the_very_states_of_the_recommission() -> None:
+    for name in SHARED:
+        ours, theirs = dict(STATES[name]), dict(RESTORE[name])
+        if name == "Report restore":
+            assert (ours.pop("Next"), theirs.pop("Next")) == ("Rolled back", "Restored")
+        assert ours == theirs, name
+
+
+def test_every_restore_failure_goes_through_the_restore_failure_report() -> None:
+    for name in SHARED:
+        state = RESTORE[name]
+        if state["Type"] != "Task" or name in {
+            "Report restore failure",
+            "Release restore lock (last resort)",
+        }:
+            continue
+        failed = state["Catch"][0]["Next"]
+        assert RESTORE[failed] == {
+            "Type": "Pass",
+            "Result": name,
+            "ResultPath": "$.restore_failed_step",
+            "Next": "Report restore failure",
         }
 
 
-def _reachable_without(blocked: str) -> set[str]:
+def test_routes_come_back_only_once_compute_is_up() -> None:
+    assert "Restore API routes" not in _reachable_without("Compute back?", "recommission")
+    assert RESTORE["Compute back?"]["Choices"] == [
+        {"Variable": "$.compute.ready", "BooleanEquals": True, "Next": "Restore API routes"}
+    ]
+    assert RESTORE["Wait for compute"]["Next"] == "Restart compute"
+
+
+def _reachable_without(blocked: str, machine: str = "decommission") -> set[str]:
+    states = MACHINES[machine]["States"]
     reachable: set[str] = set()
-    frontier = [ASL["StartAt"]]
+    frontier = [MACHINES[machine]["StartAt"]]
     while frontier:
         name = frontier.pop()
         if name in reachable or name == blocked:
             continue
         reachable.add(name)
-        frontier.extend(_next_states(STATES[name]))
+        frontier.extend(_next_states(states[name]))
     return reachable
 
 
 def test_destructive_states_are_reached_only_through_the_checkpoint() -> None:
     # Take the checkpoint out of the graph: no destructive state may still be reachable.
     assert not _reachable_without("Checkpoint: backups verified") & DESTRUCTIVE
+    assert not set(MACHINES["recommission"]["States"]) & DESTRUCTIVE
     assert STATES["Checkpoint: backups verified"]["Next"] == "Remove API routes"
 
 
@@ -96,24 +154,28 @@ def test_the_checkpoint_is_reached_only_through_verification_and_the_wait_loop()
     assert STATES["Wait for backups"]["Next"] == "Check backups"
 
 
-def test_every_state_is_reachable_and_every_target_exists() -> None:
-    targets = {t for state in STATES.values() for t in _next_states(state)}
-    assert targets <= set(STATES)
-    assert set(STATES) - targets == {ASL["StartAt"]}
+@pytest.mark.parametrize("machine", list(MACHINES))
+def test_every_state_is_reachable_and_every_target_exists(machine: str) -> None:
+    states = MACHINES[machine]["States"]
+    targets = {t for state in states.values() for t in _next_states(state)}
+    assert targets <= set(states)
+    assert set(states) - targets == {MACHINES[machine]["StartAt"]}
 
 
-def test_template_substitutes_every_placeholder_and_nothing_else() -> None:
+@pytest.mark.parametrize("machine", list(MACHINES))
+def test_template_substitutes_every_placeholder_and_nothing_else(machine: str) -> None:
     template = load_template(ROOT / "template.yaml")
-    machine = template["Resources"]["DecommissionStateMachine"]["Properties"]
-    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(ASL)))
-    assert placeholders == set(machine["DefinitionSubstitutions"])
-    assert machine["DefinitionUri"] == "statemachine/decommission.asl.json"
+    resource = template["Resources"][f"{machine.capitalize()}StateMachine"]["Properties"]
+    placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(MACHINES[machine])))
+    assert placeholders == set(resource["DefinitionSubstitutions"])
+    assert resource["DefinitionUri"] == f"statemachine/{machine}.asl.json"
 
 
 def test_template_has_the_documented_outputs() -> None:
     template = load_template(ROOT / "template.yaml")
     assert set(template["Outputs"]) == {
         "DecommissionStateMachineArn",
+        "RecommissionStateMachineArn",
         "NotificationTopicArn",
         "ArtifactsBucketName",
         "RunsTableName",
