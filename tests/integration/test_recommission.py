@@ -40,6 +40,13 @@ def report_of(sandbox: Sandbox, run_id: str) -> str:
     return str(body.read().decode())
 
 
+def audit_of(sandbox: Sandbox, run_id: str) -> str:
+    body = sandbox.client("s3").get_object(
+        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/audit.jsonl"
+    )["Body"]
+    return str(body.read().decode())
+
+
 def lock_holder(sandbox: Sandbox, service: str) -> str | None:
     item = sandbox.client("dynamodb").get_item(
         TableName=sandbox.outputs["RunsTableName"],
@@ -86,6 +93,23 @@ def test_the_sample_service_comes_back_exactly_as_it_was(
     assert record["checks"] and all(check["ok"] for check in record["checks"])
     report = report_of(sandbox, "retire")
     assert "## Restores" in report and "restore-1" in report
+    # and every change the restore made is in the audit trail with its AWS request id
+    audit = [json.loads(line) for line in audit_of(sandbox, "retire").splitlines()]
+    restoring = [a for a in audit if a["phase"] in {"Restart compute", "Restore API routes"}]
+    assert {a["action"] for a in restoring} >= {
+        "sagemaker:CreateEndpoint",
+        "application-autoscaling:RegisterScalableTarget",
+        "application-autoscaling:PutScalingPolicy",
+        "rds:StartDBInstance",
+        "rds:StartDBCluster",
+        "apigatewayv2:CreateRoute",
+        "apigatewayv2:CreateStage",
+        "apigatewayv2:CreateApiMapping",
+        "apigateway:DeleteMethod (tombstone)",
+        "apigateway:PutMethod",
+        "apigateway:CreateDeployment",
+    }
+    assert all(a["result"] == "ok" and a["request_id"] for a in restoring)
 
 
 def test_a_differently_shaped_service_comes_back_exactly_as_it_was(

@@ -11,11 +11,11 @@ from sunset.cli import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, main
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
-def test_demo_decommissions_the_sample_service_and_saves_the_report(
+def test_demo_decommissions_the_sample_service_saves_the_report_and_can_restore_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # When
-    code = main(["demo", "--out", str(tmp_path)])
+    code = main(["demo", "--restore", "--out", str(tmp_path)])
     # Then
     out = capsys.readouterr().out
     assert code == EXIT_OK
@@ -31,6 +31,13 @@ def test_demo_decommissions_the_sample_service_and_saves_the_report(
     assert "shutdown completed" in out
     reports = list(tmp_path.glob("*/report.md"))
     assert len(reports) == 1 and "# Sunset report: chat-assistant" in reports[0].read_text()
+    # and with --restore, the same sandbox brings the service back and lists both runs
+    for state in ("Begin restore", "Restart compute", "Restore API routes", "Verify restore"):
+        assert f"  {state} " in out
+    assert "SUCCEEDED: the service is back, verified" in out
+    assert "service restored" in out
+    assert "recommission  chat-assistant" in out and "RESTORED" in out
+    assert "## Restores" in reports[0].read_text()
 
 
 def test_bad_input_file_fails_with_one_line_reason(

@@ -1,7 +1,14 @@
 """The `sunset` command line.
 
-    sunset demo                      decommission the sample AI service in the sandbox
+    sunset demo [--restore]          decommission the sample AI service in the sandbox
+                                     (and bring it back, with --restore)
     sunset run --input FILE          decommission with your own input, in the sandbox
+    sunset restore RUN_ID            recommission a run's service on a deployed stack
+    sunset runs                      list the runs of a deployed stack and their state
+
+The sandbox lives as long as one command: a restore in the sandbox follows its decommission in
+the same command (--restore). `restore` and `runs` talk to a stack deployed with `sam deploy`
+(--stack, default "sunset"), with the usual AWS credentials.
 
 Exit codes: 0 the run succeeded; 1 the run failed (the reason is printed on one line);
 2 the command itself was wrong (unreadable input file, bad arguments).
@@ -16,6 +23,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
+
+from botocore.exceptions import ClientError
+
+from sunset.runs import RunsTable
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -107,8 +118,61 @@ def _drain(sandbox: Any, url: str) -> list[dict[str, Any]]:
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def _print_notices(sandbox: Any, queue: str, out: TextIO) -> None:
+    notices = _drain(sandbox, queue)
+    if notices:
+        out.write("\nNotices sent to the topic:\n")
+        for notice in notices:
+            attributes = {k: v["Value"] for k, v in notice.get("MessageAttributes", {}).items()}
+            out.write(f"  [{attributes.get('severity', '?'):8}] {notice.get('Subject')}\n")
+
+
+def print_runs(runs: list[dict[str, str]], out: TextIO) -> None:
+    """The runs table as a person reads it: newest first, restores naming what they restored."""
+    if not runs:
+        out.write("No runs on record.\n")
+        return
+    out.write(f"{'RUN':<40} {'KIND':<13} {'SERVICE':<22} {'STATUS':<12} {'STARTED':<20}\n")
+    for run in runs:
+        kind = run.get("kind", "decommission")
+        started = run.get("started_at", "")[:19].replace("T", " ")
+        note = f"  restores {run['restores']}" if run.get("restores") else ""
+        out.write(
+            f"{run['run_id']:<40} {kind:<13} {run.get('service', ''):<22} "
+            f"{run.get('status', ''):<12} {started:<20}{note}\n"
+        )
+
+
+def _follow(stack: Any, machine: str, execution_input: Any, name: str, out: TextIO) -> Any:
+    """Run one execution with a line of progress per state; None if it could not start."""
+    from sunset.executions import ExecutionError
+
+    out.write(f"\n{machine.capitalize()} run {name}\n")
+    try:
+        return stack.run(
+            machine, execution_input, name=name, timeout=86_400, on_event=_Progress(out)
+        )
+    except (ExecutionError, ClientError) as exc:
+        print(f"sunset: cannot run {machine}: {exc}", file=sys.stderr)
+        return None
+
+
+def _restore_in_sandbox(sandbox: Any, run_id: str, out: TextIO) -> Any:
+    restore_input = {"run_id": run_id, "poll_seconds": 2, "deadline_seconds": 600}
+    restore = _follow(sandbox, "recommission", restore_input, f"restore-{run_id}", out)
+    if restore is not None and restore.status == "SUCCEEDED":
+        out.write(f"\nRestore {restore.run_id} SUCCEEDED: the service is back, verified\n")
+    return restore
+
+
 def _run_in_sandbox(
-    execution_input: Any, *, seed: bool, run_id: str | None, out_dir: Path, out: TextIO
+    execution_input: Any,
+    *,
+    seed: bool,
+    run_id: str | None,
+    out_dir: Path,
+    out: TextIO,
+    restore: bool = False,
 ) -> int:
     from sunset.local import Sandbox
     from sunset.local.sample import seed_sample_service
@@ -136,14 +200,19 @@ def _run_in_sandbox(
                 out.write("Snapshots stay pending for 2 polls, as they would on AWS\n")
         queue = _subscribe_queue(sandbox)
         name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
-        out.write(f"\nDecommission run {name}\n")
-        run = sandbox.run("decommission", execution_input, name=name, on_event=_Progress(out))
-        notices = _drain(sandbox, queue)
-        if notices:
-            out.write("\nNotices sent to the topic:\n")
-            for notice in notices:
-                attributes = {k: v["Value"] for k, v in notice.get("MessageAttributes", {}).items()}
-                out.write(f"  [{attributes.get('severity', '?'):8}] {notice.get('Subject')}\n")
+        run = _follow(sandbox, "decommission", execution_input, name, out)
+        if run is None:
+            return EXIT_RUN_FAILED
+        restored = None
+        if restore and run.status == "SUCCEEDED":
+            _print_notices(sandbox, queue, out)
+            restored = _restore_in_sandbox(sandbox, name, out)
+            out.write("\nRuns on record:\n")
+            print_runs(
+                RunsTable(sandbox.client("dynamodb"), sandbox.outputs["RunsTableName"]).list_runs(),
+                out,
+            )
+        _print_notices(sandbox, queue, out)
         target = _save_artifacts(sandbox, name, out_dir)
     if run.status != "SUCCEEDED":
         out.write(f"\nArtifacts: {target}/\n")
@@ -155,6 +224,57 @@ def _run_in_sandbox(
         out.write(f"  {label:<22} {count}\n")
     out.write(f"\nReport:   {target / 'report.md'}\nManifest: {target / 'manifest.json'}\n")
     out.write(f"Audit:    {target / 'audit.jsonl'}\n")
+    if restored is not None and restored.status != "SUCCEEDED":
+        print(
+            f"sunset: restore {restored.run_id} {restored.status.lower()}: "
+            f"{restored.error}: {restored.cause}",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
+def _stack(args: argparse.Namespace) -> Any:
+    from sunset.executions import AwsStack, ExecutionError
+
+    try:
+        return AwsStack.from_cloudformation(args.stack, args.region)
+    except ExecutionError as exc:
+        raise SystemExit(_usage_error(str(exc))) from None
+
+
+def _restore(args: argparse.Namespace, out: TextIO) -> int:
+    stack = _stack(args)
+    restore_input = {
+        "run_id": args.run_id,
+        "poll_seconds": args.poll_seconds,
+        "deadline_seconds": args.deadline_seconds,
+    }
+    name = args.name or f"restore-{args.run_id}-{time.strftime('%Y%m%dT%H%M%S')}"[:80]
+    run = _follow(stack, "recommission", restore_input, name, out)
+    if run is None:
+        return EXIT_RUN_FAILED
+    if run.status != "SUCCEEDED":
+        print(
+            f"sunset: restore {name} {run.status.lower()}: {run.error}: {run.cause}",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
+    output = run.output or {}
+    out.write(
+        f"\n{args.run_id}: {output.get('status', 'RESTORED')}. Report: {output.get('report')}\n"
+    )
+    return EXIT_OK
+
+
+def _runs(args: argparse.Namespace, out: TextIO) -> int:
+    stack = _stack(args)
+    try:
+        runs = RunsTable(stack.client("dynamodb"), stack.outputs["RunsTableName"]).list_runs()
+    except ClientError as exc:
+        print(f"sunset: cannot read the runs table: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    print_runs(runs[: args.limit], out)
     return EXIT_OK
 
 
@@ -167,15 +287,40 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--out", default="out", help="where to copy the run's artifacts (default: out/)"
     )
+    demo.add_argument("--restore", action="store_true", help="then bring the service back")
     run = commands.add_parser("run", help="decommission in the sandbox with your own input")
     run.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
     run.add_argument("--name", help="run id (execution name); default run-<timestamp>")
     run.add_argument("--empty", action="store_true", help="do not seed the sample service first")
     run.add_argument("--out", default="out", help="where to copy the run's artifacts")
+    run.add_argument("--restore", action="store_true", help="then bring the service back")
+    restore = commands.add_parser(
+        "restore", help="recommission a run's service on a deployed stack"
+    )
+    restore.add_argument("run_id", help="the decommission run to bring back")
+    restore.add_argument("--name", help="the restore's execution name")
+    restore.add_argument("--poll-seconds", type=int, default=30)
+    restore.add_argument("--deadline-seconds", type=int, default=3_600)
+    runs = commands.add_parser("runs", help="list a deployed stack's runs and their state")
+    runs.add_argument("--limit", type=int, default=50)
+    for deployed in (restore, runs):
+        deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
+        deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
 
     if args.command == "demo":
-        return _run_in_sandbox(None, seed=True, run_id=None, out_dir=Path(args.out), out=sys.stdout)
+        return _run_in_sandbox(
+            None,
+            seed=True,
+            run_id=None,
+            out_dir=Path(args.out),
+            out=sys.stdout,
+            restore=args.restore,
+        )
+    if args.command == "restore":
+        return _restore(args, sys.stdout)
+    if args.command == "runs":
+        return _runs(args, sys.stdout)
     execution_input = _read_input(args.input)
     return _run_in_sandbox(
         execution_input,
@@ -183,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         run_id=args.name,
         out_dir=Path(args.out),
         out=sys.stdout,
+        restore=args.restore,
     )
 
 

@@ -86,23 +86,23 @@ def delete_stage(http_apis: Any, api_id: str, stage: str) -> dict[str, Any]:
 
 def create_integration(http_apis: Any, api_id: str, captured: dict[str, Any]) -> dict[str, Any]:
     params = create_input(http_apis, "CreateIntegration", captured)
-    return without_metadata(http_apis.create_integration(**{**params, "ApiId": api_id}))
+    return dict(http_apis.create_integration(**{**params, "ApiId": api_id}))
 
 
 def create_authorizer(http_apis: Any, api_id: str, captured: dict[str, Any]) -> dict[str, Any]:
     params = create_input(http_apis, "CreateAuthorizer", captured)
-    return without_metadata(http_apis.create_authorizer(**{**params, "ApiId": api_id}))
+    return dict(http_apis.create_authorizer(**{**params, "ApiId": api_id}))
 
 
 def create_route(http_apis: Any, api_id: str, route: dict[str, Any]) -> dict[str, Any]:
     """Create a route from its captured form (targets and authorizers already mapped)."""
     params = create_input(http_apis, "CreateRoute", route)
-    return without_metadata(http_apis.create_route(**{**params, "ApiId": api_id}))
+    return dict(http_apis.create_route(**{**params, "ApiId": api_id}))
 
 
 def create_stage(http_apis: Any, api_id: str, captured: dict[str, Any]) -> dict[str, Any]:
     params = create_input(http_apis, "CreateStage", captured)
-    return without_metadata(http_apis.create_stage(**{**params, "ApiId": api_id}))
+    return dict(http_apis.create_stage(**{**params, "ApiId": api_id}))
 
 
 def deployment_exists(http_apis: Any, api_id: str, deployment_id: str) -> bool:
@@ -116,14 +116,12 @@ def deployment_exists(http_apis: Any, api_id: str, deployment_id: str) -> bool:
 
 
 def create_deployment(http_apis: Any, api_id: str, stage: str, description: str) -> dict:
-    return without_metadata(
-        http_apis.create_deployment(ApiId=api_id, StageName=stage, Description=description)
-    )
+    return dict(http_apis.create_deployment(ApiId=api_id, StageName=stage, Description=description))
 
 
 def create_api_mapping(http_apis: Any, api_id: str, captured: dict[str, Any]) -> dict[str, Any]:
     params = create_input(http_apis, "CreateApiMapping", captured)
-    return without_metadata(http_apis.create_api_mapping(**{**params, "ApiId": api_id}))
+    return dict(http_apis.create_api_mapping(**{**params, "ApiId": api_id}))
 
 
 def authorizer_exists(http_apis: Any, api_id: str, authorizer_id: str) -> bool:

@@ -98,9 +98,8 @@ def create_deployment(rest_apis: Any, api_id: str, stage: str, description: str)
     the stage, but moto replaces the whole stage with a bare one (its variables and settings
     gone), and repointing the stage explicitly means the same thing on both.
     """
-    deployment = without_metadata(
-        rest_apis.create_deployment(restApiId=api_id, description=description)
-    )
+    # The whole response, request id included: the audit trail records it.
+    deployment = dict(rest_apis.create_deployment(restApiId=api_id, description=description))
     rest_apis.update_stage(
         restApiId=api_id,
         stageName=stage,
@@ -110,9 +109,7 @@ def create_deployment(rest_apis: Any, api_id: str, stage: str, description: str)
 
 
 def create_resource(rest_apis: Any, api_id: str, parent_id: str, path_part: str) -> dict:
-    return without_metadata(
-        rest_apis.create_resource(restApiId=api_id, parentId=parent_id, pathPart=path_part)
-    )
+    return dict(rest_apis.create_resource(restApiId=api_id, parentId=parent_id, pathPart=path_part))
 
 
 def is_tombstone(method: dict[str, Any] | None) -> bool:

@@ -3,6 +3,7 @@
 Development-only: importing this needs the `dev` extra (moto, PyYAML).
 """
 
-from sunset.local.sandbox import Run, Sandbox, SandboxError
+from sunset.executions import Run
+from sunset.local.sandbox import Sandbox, SandboxError
 
 __all__ = ["Run", "Sandbox", "SandboxError"]

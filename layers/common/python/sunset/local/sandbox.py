@@ -9,28 +9,20 @@ machine, and our real handlers run in this process.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
 
+from sunset.executions import ExecutionError, Executions
 from sunset.local.http_deployments import HttpDeployments
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
 from sunset.local.snapshots import SnapshotControl
 from sunset.local.template import DeployedStack, StackDeployer, load_template
 
-MACHINES = {
-    "decommission": "DecommissionStateMachineArn",
-    "recommission": "RecommissionStateMachineArn",
-}
 _SANDBOX_ENV = {
     # Fake credentials: nothing here may ever reach a real AWS account.
     "AWS_ACCESS_KEY_ID": "sandbox",
@@ -41,7 +33,7 @@ _SANDBOX_ENV = {
 }
 
 
-class SandboxError(Exception):
+class SandboxError(ExecutionError):
     """The sandbox could not start or a run could not be followed."""
 
 
@@ -58,29 +50,7 @@ def find_root() -> Path:
     )
 
 
-@dataclass
-class Run:
-    """One finished execution, as the Step Functions API reports it."""
-
-    run_id: str
-    execution_arn: str
-    status: str
-    output: dict[str, Any] | None
-    error: str | None
-    cause: str | None
-    events: list[dict[str, Any]] = field(repr=False)
-
-    @property
-    def states_entered(self) -> list[str]:
-        """Names of the states the execution entered, in order."""
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.events
-            if "stateEnteredEventDetails" in e
-        ]
-
-
-class Sandbox:
+class Sandbox(Executions):
     """moto with Step Functions execution on, template.yaml deployed, handlers in-process."""
 
     def __init__(
@@ -173,68 +143,3 @@ class Sandbox:
         if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
             raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
         self.lambdas.before(function_logical_id, hook)
-
-    def start(self, machine: str, execution_input: Any, *, name: str | None = None) -> str:
-        """Start an execution and return its ARN without waiting."""
-        if machine not in MACHINES:
-            raise SandboxError(f"unknown state machine {machine!r}; known: {', '.join(MACHINES)}")
-        run_id = name or f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        body = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
-        response = self.client("stepfunctions").start_execution(
-            stateMachineArn=self.outputs[MACHINES[machine]], name=run_id, input=body
-        )
-        return str(response["executionArn"])
-
-    def wait(
-        self,
-        execution_arn: str,
-        *,
-        timeout: float = 300.0,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Run:
-        """Wait for an execution to end; `on_event` sees each history event as it appears."""
-        sfn = self.client("stepfunctions")
-        deadline = time.monotonic() + timeout
-        seen = 0
-        while True:
-            description = sfn.describe_execution(executionArn=execution_arn)
-            if on_event is not None:
-                events = self._history(execution_arn)
-                for event in events[seen:]:
-                    on_event(event)
-                seen = len(events)
-            if description["status"] != "RUNNING":
-                break
-            if time.monotonic() > deadline:
-                raise SandboxError(f"{execution_arn} still running after {timeout:.0f} s")
-            time.sleep(0.02)
-        output = description.get("output")
-        return Run(
-            run_id=description["name"],
-            execution_arn=execution_arn,
-            status=description["status"],
-            output=json.loads(output) if output else None,
-            error=description.get("error"),
-            cause=description.get("cause"),
-            events=self._history(execution_arn),
-        )
-
-    def run(
-        self,
-        machine: str,
-        execution_input: Any,
-        *,
-        name: str | None = None,
-        timeout: float = 300.0,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
-    ) -> Run:
-        """Start the deployed state machine and wait for the execution to end."""
-        arn = self.start(machine, execution_input, name=name)
-        return self.wait(arn, timeout=timeout, on_event=on_event)
-
-    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
-        sfn = self.client("stepfunctions")
-        events: list[dict[str, Any]] = []
-        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-            events.extend(page["events"])
-        return events

@@ -1,0 +1,164 @@
+"""Start a Sunset state machine and follow its execution: the same code for the sandbox and for
+a deployed stack, since both answer the Step Functions API.
+
+    stack = AwsStack.from_cloudformation("sunset")      # a stack deployed with sam deploy
+    run = stack.run("recommission", {"run_id": "run-2026..."}, on_event=print)
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Which stack output holds each machine's ARN.
+MACHINES = {
+    "decommission": "DecommissionStateMachineArn",
+    "recommission": "RecommissionStateMachineArn",
+}
+
+
+class ExecutionError(Exception):
+    """A run could not be started or followed (unknown machine, stack or execution)."""
+
+
+@dataclass
+class Run:
+    """One finished execution, as the Step Functions API reports it."""
+
+    run_id: str
+    execution_arn: str
+    status: str
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    events: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def states_entered(self) -> list[str]:
+        """Names of the states the execution entered, in order."""
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.events
+            if "stateEnteredEventDetails" in e
+        ]
+
+
+class Executions:
+    """start/wait/run over whatever provides `client(service)` and the stack `outputs`."""
+
+    poll_interval = 0.02
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def client(self, service: str) -> Any:
+        raise NotImplementedError
+
+    def start(self, machine: str, execution_input: Any, *, name: str | None = None) -> str:
+        """Start an execution and return its ARN without waiting."""
+        if machine not in MACHINES:
+            raise ExecutionError(f"unknown state machine {machine!r}; known: {', '.join(MACHINES)}")
+        run_id = name or f"run-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        body = execution_input if isinstance(execution_input, str) else json.dumps(execution_input)
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=self.outputs[MACHINES[machine]], name=run_id, input=body
+        )
+        return str(response["executionArn"])
+
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        timeout: float = 300.0,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Run:
+        """Wait for an execution to end; `on_event` sees each history event as it appears."""
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            if on_event is not None:
+                events = self._history(execution_arn)
+                for event in events[seen:]:
+                    on_event(event)
+                seen = len(events)
+            if description["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise ExecutionError(f"{execution_arn} still running after {timeout:.0f} s")
+            time.sleep(self.poll_interval)
+        output = description.get("output")
+        return Run(
+            run_id=description["name"],
+            execution_arn=execution_arn,
+            status=description["status"],
+            output=json.loads(output) if output else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            events=self._history(execution_arn),
+        )
+
+    def run(
+        self,
+        machine: str,
+        execution_input: Any,
+        *,
+        name: str | None = None,
+        timeout: float = 300.0,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Run:
+        """Start the deployed state machine and wait for the execution to end."""
+        arn = self.start(machine, execution_input, name=name)
+        return self.wait(arn, timeout=timeout, on_event=on_event)
+
+    def _history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+
+class AwsStack(Executions):
+    """A Sunset stack deployed with `sam deploy`, found by its CloudFormation outputs."""
+
+    poll_interval = 2.0
+
+    def __init__(self, session: boto3.Session, outputs: dict[str, str]) -> None:
+        self.session = session
+        self._outputs = outputs
+
+    @classmethod
+    def from_cloudformation(cls, stack_name: str, region: str | None = None) -> AwsStack:
+        session = boto3.Session(region_name=region)
+        try:
+            stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)
+        except (ClientError, BotoCoreError) as exc:
+            raise ExecutionError(f"cannot read stack {stack_name!r}: {exc}") from None
+        outputs = {
+            output["OutputKey"]: output["OutputValue"]
+            for output in stacks["Stacks"][0].get("Outputs", [])
+        }
+        missing = sorted({*MACHINES.values(), "RunsTableName"} - set(outputs))
+        if missing:
+            raise ExecutionError(
+                f"stack {stack_name!r} is not a Sunset stack of this version: "
+                f"it has no output {', '.join(missing)}"
+            )
+        return cls(session, outputs)
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self._outputs
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service)
