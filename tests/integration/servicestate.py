@@ -157,10 +157,18 @@ def _rest_api(sandbox: Sandbox, api_id: str) -> dict[str, Any]:
                 ),
             }
     stages = rest.get_stages(restApiId=api_id)["item"]
+
+    def serves_a_removal(stage: dict[str, Any]) -> bool:
+        # A stage left on the deployment Sunset made with the routes gone answers nothing.
+        deployment = rest.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"])
+        return str(deployment.get("description", "")).startswith("Sunset run ")
+
     return {
         "paths": sorted(r["path"] for r in resources),
         "methods": methods,
-        "stages": sorted((s["stageName"], repr(s.get("variables"))) for s in stages),
+        "stages": sorted(
+            (s["stageName"], repr(s.get("variables")), serves_a_removal(s)) for s in stages
+        ),
     }
 
 

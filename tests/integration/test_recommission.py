@@ -273,3 +273,62 @@ def test_a_restore_never_replaces_what_exists_and_says_what_differs(
     assert "restore FAILED at Verify restore" in incident.subject
     assert "routes" in incident.body and "sunset restore retire" in incident.body
     assert lock_holder(sandbox, service.name) is None
+
+
+def test_routes_come_back_only_once_every_endpoint_is_in_service(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given a decommissioned service whose endpoints take three polls to come up
+    assert sandbox.run("decommission", service.request(backup=FAST), name="slow").status == (
+        "SUCCEEDED"
+    )
+    sandbox.endpoints.hold(polls=3)
+    seen: list[str] = []
+
+    def endpoints_when_routes_return(*_args: Any) -> None:
+        for endpoint in sandbox.client("sagemaker").list_endpoints()["Endpoints"]:
+            seen.append(endpoint["EndpointStatus"])
+
+    sandbox.before("RestoreRoutesFunction", endpoints_when_routes_return)
+    # When it is recommissioned
+    restore = recommission(sandbox, "slow")
+    # Then the restore waited in the state machine, and routes came back after the endpoints
+    assert restore.status == "SUCCEEDED", restore.cause
+    assert restore.states_entered.count("Wait for compute") >= 2
+    assert seen == ["InService", "InService"]
+
+
+def test_endpoints_that_do_not_come_up_in_time_keep_the_routes_away(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given endpoints that stay Creating far longer than the restore's deadline
+    assert sandbox.run("decommission", service.request(backup=FAST), name="stuck").status == (
+        "SUCCEEDED"
+    )
+    sandbox.endpoints.hold(polls=1_000)
+    # When
+    restore = sandbox.run(
+        "recommission", {"run_id": "stuck", "poll_seconds": 1, "deadline_seconds": 2}, name="r"
+    )
+    # Then the restore fails past the deadline, with no route put back
+    assert (restore.status, restore.error) == ("FAILED", "RestoreDeadlineExceeded")
+    assert "Restore API routes" not in restore.states_entered
+    assert sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"] == []
+    assert "endpoint chat-assistant-llm: Creating" in (restore.cause or "")
+    assert inbox.phases()[-1] == "INCIDENT"
+    assert lock_holder(sandbox, service.name) is None
+
+
+def test_an_endpoint_that_fails_to_start_is_named_and_nothing_is_opened(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    assert sandbox.run("decommission", service.request(backup=FAST), name="broken").status == (
+        "SUCCEEDED"
+    )
+    sandbox.endpoints.fail(service.endpoints[0])
+    restore = recommission(sandbox, "broken")
+    assert (restore.status, restore.error) == ("FAILED", "RestoreFailed")
+    assert f"SageMaker endpoint {service.endpoints[0]} is Failed" in (restore.cause or "")
+    assert sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"] == []
+    incident = inbox.notices()[-1]
+    assert incident.phase == "INCIDENT" and "restore FAILED at Restart compute" in incident.subject

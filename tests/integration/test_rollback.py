@@ -3,7 +3,8 @@ and says how to restore (on_failure=halt).
 
 Failures are injected where each phase after the first removal can fail: an AWS call refused
 part-way through Remove API routes and Stop endpoints (moto made to answer an error), and a
-crash of the Check logs and Report functions.
+crash of the Check logs function. A failure in Report is not rolled back (the shutdown has
+completed by then): it is an incident that says how to restore.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def _refuse_cluster_stop(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(RDSBackend, "stop_db_cluster", refuse)
 
 
+def _fail(message: str) -> None:
+    raise RuntimeError(f"injected: {message}")
+
+
 def _crash(function: str) -> Injection:
     def inject(sandbox: Sandbox, _monkeypatch: pytest.MonkeyPatch) -> None:
         def crash(*_args: Any) -> None:
@@ -64,7 +69,6 @@ PHASES = {
     "Remove API routes": (_refuse_rest_deletions, "AwsCallFailed"),
     "Stop endpoints": (_refuse_cluster_stop, "AwsCallFailed"),
     "Check logs": (_crash("CheckLogsFunction"), "RuntimeError"),
-    "Report": (_crash("ReportFunction"), "RuntimeError"),
 }
 
 
@@ -133,7 +137,7 @@ def test_a_rollback_that_cannot_finish_is_an_incident_naming_what_is_not_back(
     sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
     # Given a run that fails in Check logs, and a REST API deleted before the rollback reaches it
-    _crash("CheckLogsFunction")(sandbox, pytest.MonkeyPatch())
+    sandbox.before("CheckLogsFunction", lambda *_: _fail("the log check crashed"))
     sandbox.before(
         "RestoreRoutesFunction",
         lambda *_: sandbox.client("apigateway").delete_rest_api(restApiId=service.rest_api_id),
@@ -151,4 +155,21 @@ def test_a_rollback_that_cannot_finish_is_an_incident_naming_what_is_not_back(
     assert "SageMaker endpoint chat-assistant-llm" in incident.body
     assert "sunset restore stuck" in incident.body
     assert manifest_of(sandbox, "stuck")["outcome"] == "failed"
+    assert lock_holder(sandbox, service.name) is None
+
+
+def test_a_failure_in_report_is_an_incident_not_a_rollback_of_a_finished_shutdown(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given a run whose report cannot be written, after everything else succeeded
+    _crash("ReportFunction")(sandbox, pytest.MonkeyPatch())
+    # When it runs with the default on_failure=rollback
+    run = sandbox.run("decommission", service.request(backup=FAST), name="paperwork")
+    # Then the service stays down, and the INCIDENT says so and how to bring it back
+    assert (run.status, run.error) == ("FAILED", "RuntimeError")
+    assert "Begin rollback" not in run.states_entered
+    assert sandbox.client("sagemaker").list_endpoints()["Endpoints"] == []
+    incident = inbox.notices()[-1]
+    assert incident.phase == "INCIDENT" and "FAILED at Report" in incident.subject
+    assert "sunset restore paperwork" in incident.body
     assert lock_holder(sandbox, service.name) is None

@@ -82,9 +82,11 @@ def test_a_route_added_after_the_backup_stops_the_run_before_that_api_is_touched
     assert len(routes) == len(service.http_route_keys) + 1
     stages = http.get_stages(ApiId=service.http_api_id)["Items"]
     assert sorted(s["StageName"] for s in stages) == sorted(service.http_stages)
-    # and the endpoints were never reached
+    # and the endpoints were never reached; with nothing removed, the rollback (the default
+    # on_failure) had nothing to bring back and says the service runs as before
     assert len(sandbox.client("sagemaker").list_endpoints()["Endpoints"]) == 2
-    assert inbox.phases()[-1] == "INCIDENT"
+    assert inbox.phases()[-1] == "ROLLED_BACK"
+    assert "Nothing needed bringing back." in inbox.notices()[-1].body
     assert _lock(sandbox, service.name) is None
 
 

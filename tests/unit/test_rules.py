@@ -205,7 +205,9 @@ def test_notice_subjects_fit_sns_limits_and_severity_follows_the_phase() -> None
         "run_id": "r" * 80,
         "severity": "info",
     }
-    incident = notices.incident("r1", "s" * 63, "Remove API routes", "E", "cause", "state", [])
+    incident = notices.incident(
+        "r1", "s" * 63, "Remove API routes", "E", "cause", "state", [], "what next"
+    )
     assert incident.severity == "critical"
     assert len(incident.subject) < 100 and incident.subject.endswith("...")
     assert "Expected downtime: permanent" in notice.body

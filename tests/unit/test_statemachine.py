@@ -22,8 +22,9 @@ RESTORE = MACHINES["recommission"]["States"]
 # The restore states both machines run: the recommission, and the decommission's rollback.
 SHARED = [name for name in RESTORE if name not in {"Begin restore", "Read refusal"}]
 SHARED = [n for n in SHARED if n not in {"Restore refused", "Begin restore failed", "Restored"}]
-# A failure in these comes after the first removal: it goes to the rollback decision.
-AFTER_CUT = {"Remove API routes", "Stop endpoints", "Check logs", "Report"}
+# A failure in these comes after the first removal: it goes to the rollback decision. Report
+# is not among them: when it fails the shutdown has completed, only its paperwork has not.
+AFTER_CUT = {"Remove API routes", "Stop endpoints", "Check logs"}
 LAMBDA_TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

@@ -158,6 +158,8 @@ def _follow(stack: Any, machine: str, execution_input: Any, name: str, out: Text
 
 
 def _restore_in_sandbox(sandbox: Any, run_id: str, out: TextIO) -> Any:
+    # As on AWS, a new endpoint is Creating for a while: the restore polls it every 2 s here.
+    sandbox.endpoints.hold(polls=2)
     restore_input = {"run_id": run_id, "poll_seconds": 2, "deadline_seconds": 600}
     restore = _follow(sandbox, "recommission", restore_input, f"restore-{run_id}", out)
     if restore is not None and restore.status == "SUCCEEDED":

@@ -16,7 +16,7 @@ from uuid import uuid4
 from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code
-from sunset.errors import ServiceLocked
+from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.manifest import Action
 
 
@@ -105,7 +105,23 @@ class RunsTable:
         }
         if restores:
             item["restores"] = {"S": restores}
-        self._db.put_item(TableName=self._table, Item=item)
+        try:
+            # Execution names are unique per state machine only: a recommission named like a
+            # decommission run (or the other way round) must not overwrite its record.
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(kind) "
+                "OR kind = :kind",
+                ExpressionAttributeValues={":kind": item["kind"]},
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            raise InvalidRequest(
+                f"{run_id!r} is already the id of a run of another kind: "
+                "give this execution another name; nothing was done"
+            ) from None
 
     def list_runs(self) -> list[dict[str, str]]:
         """Every run on record, newest first (a scan: the table holds runs, locks and audit)."""

@@ -44,12 +44,14 @@ def deregister_target(autoscaling: Any, target: dict[str, Any]) -> dict[str, Any
 
 
 def register_target(autoscaling: Any, captured: dict[str, Any]) -> dict[str, Any]:
-    """Register a scalable target again, with its captured capacity limits."""
-    return dict(
-        autoscaling.register_scalable_target(
-            **create_input(autoscaling, "RegisterScalableTarget", captured)
-        )
-    )
+    """Register a scalable target again, with its captured capacity limits.
+
+    The captured RoleARN is the service-linked role, which Application Auto Scaling uses by
+    itself; naming it would need iam:PassRole for nothing.
+    """
+    params = create_input(autoscaling, "RegisterScalableTarget", captured)
+    params.pop("RoleARN", None)
+    return dict(autoscaling.register_scalable_target(**params))
 
 
 def put_policy(autoscaling: Any, captured: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -120,38 +119,70 @@ def is_tombstone(method: dict[str, Any] | None) -> bool:
     )
 
 
+def method_complete(live: dict[str, Any] | None, captured: dict[str, Any]) -> bool:
+    """Whether a live method has everything its capture has: integration and the responses."""
+    if live is None:
+        return False
+    wanted_integration = captured.get("methodIntegration") or {}
+    integration = live.get("methodIntegration") or {}
+    if wanted_integration and not integration:
+        return False
+    return set(captured.get("methodResponses") or {}) <= set(
+        live.get("methodResponses") or {}
+    ) and set(wanted_integration.get("integrationResponses") or {}) <= set(
+        integration.get("integrationResponses") or {}
+    )
+
+
 def put_captured_method(
-    rest_apis: Any, api_id: str, resource_id: str, verb: str, captured: dict[str, Any]
+    rest_apis: Any,
+    api_id: str,
+    resource_id: str,
+    verb: str,
+    captured: dict[str, Any],
+    live: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Put a method back as captured: the method, its responses, its integration and the
-    integration's responses (GetResources with embedded methods holds all four)."""
+    integration's responses (GetResources with embedded methods holds all four). Parts that
+    `live` already has are left as they are, so a retry finishes an interrupted put."""
+    live = live or {}
     where = {"restApiId": api_id, "resourceId": resource_id, "httpMethod": verb}
-    response = rest_apis.put_method(**{**create_input(rest_apis, "PutMethod", captured), **where})
+    responses: list[dict[str, Any]] = []
+    if not live:
+        params = create_input(rest_apis, "PutMethod", captured)
+        responses.append(rest_apis.put_method(**{**params, **where}))
     for code, method_response in (captured.get("methodResponses") or {}).items():
+        if code in (live.get("methodResponses") or {}):
+            continue
         params = create_input(rest_apis, "PutMethodResponse", method_response)
-        rest_apis.put_method_response(**{**params, **where, "statusCode": code})
+        responses.append(rest_apis.put_method_response(**{**params, **where, "statusCode": code}))
     integration = dict(captured.get("methodIntegration") or {})
-    if integration:
+    live_integration = live.get("methodIntegration") or {}
+    if integration and not live_integration:
         # In GetIntegration, httpMethod is the backend's verb; PutIntegration calls it
         # integrationHttpMethod and uses httpMethod for the method being integrated.
         backend_verb = integration.pop("httpMethod", None)
         params = create_input(rest_apis, "PutIntegration", integration)
         if backend_verb:
             params["integrationHttpMethod"] = backend_verb
-        rest_apis.put_integration(**{**params, **where})
-        for code, answer in (integration.get("integrationResponses") or {}).items():
-            params = create_input(rest_apis, "PutIntegrationResponse", answer)
+        responses.append(rest_apis.put_integration(**{**params, **where}))
+    for code, answer in (integration.get("integrationResponses") or {}).items():
+        if code in (live_integration.get("integrationResponses") or {}):
+            continue
+        params = create_input(rest_apis, "PutIntegrationResponse", answer)
+        responses.append(
             rest_apis.put_integration_response(**{**params, **where, "statusCode": code})
-    return dict(response)
+        )
+    return dict(responses[0]) if responses else {}
 
 
-def deployment_created(rest_apis: Any, api_id: str, deployment_id: str) -> datetime | None:
-    """When a deployment was made, or None when it does not exist."""
+def deployment(rest_apis: Any, api_id: str, deployment_id: str) -> dict[str, Any] | None:
+    """A deployment (id, description, createdDate), or None when it does not exist."""
     try:
-        found = rest_apis.get_deployment(restApiId=api_id, deploymentId=deployment_id)
+        return without_metadata(
+            rest_apis.get_deployment(restApiId=api_id, deploymentId=deployment_id)
+        )
     except ClientError as exc:
         if error_code(exc) == "NotFoundException":
             return None
         raise
-    created = found.get("createdDate")
-    return created if isinstance(created, datetime) else None

@@ -18,6 +18,8 @@ from typing import Any
 import boto3
 
 from sunset.executions import ExecutionError, Executions
+from sunset.local.autoscaling import PoliciesGoWithTheirTarget
+from sunset.local.endpoints import EndpointControl
 from sunset.local.http_deployments import HttpDeployments
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
 from sunset.local.snapshots import SnapshotControl
@@ -69,7 +71,9 @@ class Sandbox(Executions):
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambdas | None = None
         self.snapshots = SnapshotControl()
+        self.endpoints = EndpointControl()
         self._http_deployments = HttpDeployments()
+        self._autoscaling = PoliciesGoWithTheirTarget()
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -96,7 +100,9 @@ class Sandbox(Executions):
             self.lambdas = InProcessLambdas(self.stack.functions)
             self.lambdas.install()
             self.snapshots.install()
+            self.endpoints.install()
             self._http_deployments.install()
+            self._autoscaling.install()
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -108,7 +114,9 @@ class Sandbox(Executions):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._autoscaling.uninstall()
         self._http_deployments.uninstall()
+        self.endpoints.uninstall()
         self.snapshots.uninstall()
         if self.lambdas is not None:
             self.lambdas.uninstall()

@@ -34,6 +34,18 @@ from sunset.tags import is_protected
 TOMBSTONE_ACTION = "apigateway:PutMethod (tombstone)"
 
 
+def removal_description(run_id: str, service: str) -> str:
+    """The description of the deployment that takes a REST API's routes away."""
+    return f"Sunset run {run_id}: routes of {service} removed"
+
+
+def serves_removal(deployment: dict[str, Any] | None, run_id: str) -> bool:
+    """Whether a stage's deployment is the one this run made with the routes removed: a
+    restore redeploys such a stage, whatever else it finds already put back."""
+    description = str((deployment or {}).get("description", ""))
+    return description.startswith(f"Sunset run {run_id}: routes of ")
+
+
 def _refuse_uncaptured(api: str, kind: str, added: list[str]) -> None:
     if added:
         raise NotRecoverable(
@@ -186,7 +198,7 @@ def _cut_rest_api(
             aws.rest_apis,
             api_id,
             stage,
-            f"Sunset run {run.run_id}: routes of {run.service} removed",
+            removal_description(run.run_id, run.service),
         )
     return [f"{key} (REST API {api_id})" for key in sorted(methods)]
 

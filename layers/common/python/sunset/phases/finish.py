@@ -96,10 +96,16 @@ def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
     )
 
 
-def _what_next(run: RunContext, audit: list[Action]) -> str:
+def _what_next(run: RunContext, failed_step: str, audit: list[Action]) -> str:
+    """What the INCIDENT tells people to expect, and how to bring the service back."""
     removed = any(a.is_removal and a.result == "ok" for a in audit)
     if not removed:
         return "Nothing had been removed or stopped: the service runs as before."
+    if failed_step == "Report":
+        return (
+            "The shutdown itself had completed; only its report or final notice failed, so "
+            f"nothing was rolled back. To bring the service back: sunset restore {run.run_id}"
+        )
     if run.request.on_failure == "halt":
         return (
             "on_failure is halt: the run stopped where it failed and nothing was rolled back. "
@@ -140,7 +146,7 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
                     cause,
                     state,
                     list(run.request.contacts),
-                    _what_next(run, kit.runs.audit_entries(run.run_id)),
+                    _what_next(run, event.failed_step, kit.runs.audit_entries(run.run_id)),
                 )
                 journal.notify(kit.notifier, notice)
     finally:

@@ -15,10 +15,11 @@ target, say) is left as it is, and Verify restore names it.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sunset.aws import autoscaling, http_api, rds, rest_api, sagemaker
+from sunset.aws import autoscaling, rds, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import (
     BeginRestoreEvent,
@@ -33,24 +34,45 @@ from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
     Action,
     EndpointCapture,
-    HttpApiCapture,
     Incident,
     Manifest,
-    RestApiCapture,
+    RestoreMode,
     RestoreRecord,
 )
-from sunset.phases.cut_access import TOMBSTONE_ACTION
 from sunset.phases.finish import readable_cause
 from sunset.phases.results import PhaseResult
-from sunset.request import parse_recommission
-from sunset.tags import as_tag_list
+from sunset.request import MAX_POLLS, parse_recommission
+from sunset.tags import as_tag_list, is_protected
 
-# How long a rollback waits for endpoints and databases to come back before it gives up.
+# How long a rollback waits for endpoints and databases to come back before it gives up, and
+# the shortest poll that keeps its wait loop inside one execution's history.
 ROLLBACK_DEADLINE_SECONDS = 3_600
+ROLLBACK_MIN_POLL_SECONDS = -(-ROLLBACK_DEADLINE_SECONDS // MAX_POLLS)
 _ENDPOINT_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
-_DB_STARTS = {"rds-instance": ("rds:StartDBInstance", rds.start_instance, rds.describe_instance)}
-_DB_STARTS["rds-cluster"] = ("rds:StartDBCluster", rds.start_cluster, rds.describe_cluster)
+_DB_STARTS: dict[str, tuple[str, Callable[..., Any], Callable[..., Any]]] = {
+    "rds-instance": ("rds:StartDBInstance", rds.start_instance, rds.describe_instance),
+    "rds-cluster": ("rds:StartDBCluster", rds.start_cluster, rds.describe_cluster),
+}
 _DB_STOPS = {"rds:StopDBInstance": "rds-instance", "rds:StopDBCluster": "rds-cluster"}
+PROTECTED = "tagged sunset:protect=true: left alone"
+
+
+def restore_lock_holder(restore_id: str) -> str:
+    """Who holds the service's lock during a recommission. Prefixed: an execution name is
+    unique per state machine only, and a restore must never pass for a decommission run."""
+    return f"restore:{restore_id}"
+
+
+def creatable_tags(tags: dict[str, str]) -> list[dict[str, str]]:
+    """Tags a create call accepts: the `aws:` ones (CloudFormation's, say) are AWS's to set."""
+    return as_tag_list({k: v for k, v in tags.items() if not k.lower().startswith("aws:")})
+
+
+def _open_record(manifest: Manifest, restore_id: str, mode: RestoreMode, now: datetime) -> None:
+    """Open the restore's record, or keep the one a retried Begin step already opened."""
+    if any(r.restore_id == restore_id and r.outcome == "running" for r in manifest.restores):
+        return
+    manifest.restores.append(RestoreRecord(restore_id=restore_id, mode=mode, started_at=now))
 
 
 class ComputeStatus(PhaseResult):
@@ -75,51 +97,48 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
         started_at=manifest.started_at,
         request=manifest.request,
     )
+    holder = restore_lock_holder(event.restore_id)
     restore = RestoreContext(
         restore_id=event.restore_id,
         mode="recommission",
-        lock_holder=event.restore_id,
+        lock_holder=holder,
         started_at=event.started_at,
         poll_seconds=request.poll_seconds,
         deadline_seconds=request.deadline_seconds,
     )
-    kit.runs.acquire_lock(run.service, event.restore_id, kit.now(), kit.lock_ttl_seconds)
+    kit.runs.acquire_lock(run.service, holder, kit.now(), kit.lock_ttl_seconds)
     try:
         kit.runs.put_run(
             event.restore_id, run.service, "RUNNING", event.started_at, restores=run.run_id
         )
         with running_phase(kit, run, "Begin restore") as (manifest, journal):
-            manifest.restores.append(
-                RestoreRecord(
-                    restore_id=event.restore_id, mode="recommission", started_at=kit.now()
-                )
-            )
+            _open_record(manifest, event.restore_id, "recommission", kit.now())
             journal.record(
-                "lock service",
-                f"service/{run.service}",
-                "ok",
-                detail=f"lock held by restore {event.restore_id}",
+                "lock service", f"service/{run.service}", "ok", detail=f"lock held by {holder}"
             )
     except BaseException:
-        kit.runs.release_lock(run.service, event.restore_id)
+        kit.runs.release_lock(run.service, holder)
         raise
     return RestoreStart(run=run, restore=restore)
 
 
 def begin_rollback(event: FailureEvent, kit: Toolkit) -> RestoreContext:
-    """Record why the run failed and open its rollback; the run keeps the service's lock."""
+    """Record why the run failed and open its rollback, under the run's own lock.
+
+    The lock is taken again (a no-op while the run holds it): should it have expired and gone
+    to another run, ServiceLocked sends this run to the incident path instead.
+    """
     if event.run is None:
         raise RestoreFailed("a rollback needs the run context that Prepare returns")
     run = event.run
     error = event.error.get("Error", "Unknown")
     cause = readable_cause(event.error.get("Cause", ""))
+    kit.runs.acquire_lock(run.service, run.run_id, kit.now(), kit.lock_ttl_seconds)
     with running_phase(kit, run, "Begin rollback") as (manifest, journal):
         manifest.incident = Incident(
             failed_step=event.failed_step, error=error, cause=cause, at=kit.now()
         )
-        manifest.restores.append(
-            RestoreRecord(restore_id=run.run_id, mode="rollback", started_at=kit.now())
-        )
+        _open_record(manifest, run.run_id, "rollback", kit.now())
         journal.record(
             "begin rollback",
             f"service/{run.service}",
@@ -131,7 +150,7 @@ def begin_rollback(event: FailureEvent, kit: Toolkit) -> RestoreContext:
         mode="rollback",
         lock_holder=run.run_id,
         started_at=kit.now(),
-        poll_seconds=run.request.backup.poll_seconds,
+        poll_seconds=max(run.request.backup.poll_seconds, ROLLBACK_MIN_POLL_SECONDS),
         deadline_seconds=ROLLBACK_DEADLINE_SECONDS,
     )
 
@@ -154,7 +173,7 @@ def _ensure_model_and_config(
 ) -> str:
     """The endpoint config to start from: kept by the decommission, or re-created from the
     capture (with its models) if someone deleted it since."""
-    tags = as_tag_list(capture.tags)
+    tags = creatable_tags(capture.tags)
     for model in capture.models:
         name = model["ModelName"]
         if sagemaker.find_model(aws.sagemaker, name) is None:
@@ -184,33 +203,37 @@ def _ensure_model_and_config(
 def _restore_autoscaling(
     aws: AwsClients, journal: Journal, record: RestoreRecord, capture: EndpointCapture
 ) -> None:
+    """Register each captured target that is not registered, and put each captured policy that
+    is missing (by name): a retry after a crash between the two finishes the job."""
     wanted = [t["ResourceId"] for t in capture.scalable_targets]
     registered = {t["ResourceId"] for t in autoscaling.scalable_targets(aws.autoscaling, wanted)}
     for target in capture.scalable_targets:
         resource_id = target["ResourceId"]
-        if resource_id in registered:
-            continue
-        journal.change(
-            "application-autoscaling:RegisterScalableTarget",
-            resource_id,
-            autoscaling.register_target,
-            aws.autoscaling,
-            target,
-        )
+        if resource_id not in registered:
+            journal.change(
+                "application-autoscaling:RegisterScalableTarget",
+                resource_id,
+                autoscaling.register_target,
+                aws.autoscaling,
+                target,
+            )
+            record.restored.append(
+                f"autoscaling of {resource_id}: "
+                f"{target.get('MinCapacity')}-{target.get('MaxCapacity')} instances"
+            )
+        live = autoscaling.scaling_policies(aws.autoscaling, resource_id)
+        present = {policy["PolicyName"] for policy in live}
         for policy in capture.scaling_policies:
-            if policy["ResourceId"] == resource_id:
-                journal.change(
-                    "application-autoscaling:PutScalingPolicy",
-                    f"{resource_id}/policy/{policy['PolicyName']}",
-                    autoscaling.put_policy,
-                    aws.autoscaling,
-                    policy,
-                )
-        record.restored.append(
-            f"autoscaling of {resource_id}: {target.get('MinCapacity')}-"
-            f"{target.get('MaxCapacity')} instances, "
-            f"{sum(p['ResourceId'] == resource_id for p in capture.scaling_policies)} policy(ies)"
-        )
+            if policy["ResourceId"] != resource_id or policy["PolicyName"] in present:
+                continue
+            journal.change(
+                "application-autoscaling:PutScalingPolicy",
+                f"{resource_id}/policy/{policy['PolicyName']}",
+                autoscaling.put_policy,
+                aws.autoscaling,
+                policy,
+            )
+            record.restored.append(f"scaling policy {policy['PolicyName']} of {resource_id}")
 
 
 def _endpoint_back(
@@ -227,10 +250,13 @@ def _endpoint_back(
             aws.sagemaker,
             name,
             config,
-            as_tag_list(capture.tags),
+            creatable_tags(capture.tags),
         )
         record.restored.append(f"SageMaker endpoint {name} (config {config})")
         return f"endpoint {name}: Creating"
+    if is_protected(sagemaker.tags_of(aws.sagemaker, current["EndpointArn"])):
+        journal.record("skip endpoint", f"sagemaker-endpoint/{name}", "skipped", detail=PROTECTED)
+        return None
     status = current.get("EndpointStatus", "")
     if status in _ENDPOINT_BUSY:
         return f"endpoint {name}: {status}"
@@ -294,250 +320,4 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
         summary=summary,
         counts={"Waiting": len(waiting)},
         ready=not waiting,
-    )
-
-
-# ---------------------------------------------------------------------------- routes
-
-
-def _ids_back(
-    journal: Journal,
-    record: RestoreRecord,
-    label: str,
-    resource: str,
-    captured: list[dict[str, Any]],
-    id_key: str,
-    existing: set[str],
-    create: Any,
-) -> dict[str, str]:
-    """Map each captured id to a live one, re-creating whatever is gone."""
-    mapping: dict[str, str] = {}
-    for item in captured:
-        old = item[id_key]
-        if old in existing:
-            mapping[old] = old
-            continue
-        created = journal.change(f"apigatewayv2:Create{label}", f"{resource}/{old}", create, item)
-        mapping[old] = created[id_key]
-        record.restored.append(
-            f"{label.lower()} {old} of {resource} (re-created as {created[id_key]})"
-        )
-    return mapping
-
-
-def _restore_http_api(
-    aws: AwsClients, journal: Journal, record: RestoreRecord, run_id: str, capture: HttpApiCapture
-) -> None:
-    api_id = capture.api["ApiId"]
-    resource = f"http-api/{api_id}"
-    client = aws.http_apis
-    if http_api.get_api(client, api_id) is None:
-        raise RestoreFailed(
-            f"HTTP API {api_id} no longer exists, so its routes cannot be put back on it; its "
-            "capture is in the manifest"
-        )
-    integrations = _ids_back(
-        journal,
-        record,
-        "Integration",
-        resource,
-        capture.integrations,
-        "IntegrationId",
-        {i["IntegrationId"] for i in http_api.integrations(client, api_id)},
-        lambda item: http_api.create_integration(client, api_id, item),
-    )
-    live_authorizers = set()
-    for authorizer in capture.authorizers:
-        if http_api.authorizer_exists(client, api_id, authorizer["AuthorizerId"]):
-            live_authorizers.add(authorizer["AuthorizerId"])
-    authorizers = _ids_back(
-        journal,
-        record,
-        "Authorizer",
-        resource,
-        capture.authorizers,
-        "AuthorizerId",
-        live_authorizers,
-        lambda item: http_api.create_authorizer(client, api_id, item),
-    )
-    present = {r["RouteKey"] for r in http_api.routes(client, api_id)}
-    for route in capture.routes:
-        if route["RouteKey"] in present:
-            continue
-        wanted = dict(route)
-        target = wanted.get("Target", "")
-        if target.startswith("integrations/"):
-            old = target.removeprefix("integrations/")
-            wanted["Target"] = f"integrations/{integrations.get(old, old)}"
-        if wanted.get("AuthorizerId"):
-            wanted["AuthorizerId"] = authorizers.get(wanted["AuthorizerId"], wanted["AuthorizerId"])
-        journal.change(
-            "apigatewayv2:CreateRoute",
-            f"{resource}/route/{route['RouteKey']}",
-            http_api.create_route,
-            client,
-            api_id,
-            wanted,
-        )
-        record.restored.append(f"route {route['RouteKey']} of HTTP API {api_id}")
-    stages = {s["StageName"] for s in http_api.stages(client, api_id)}
-    for stage in capture.stages:
-        name = stage["StageName"]
-        if name in stages:
-            continue
-        wanted = dict(stage)
-        pinned = wanted.get("DeploymentId")
-        redeploy = False
-        if pinned and not wanted.get("AutoDeploy"):
-            if not http_api.deployment_exists(client, api_id, pinned):
-                wanted.pop("DeploymentId")
-                redeploy = True
-        else:
-            wanted.pop("DeploymentId", None)
-        journal.change(
-            "apigatewayv2:CreateStage",
-            f"{resource}/stage/{name}",
-            http_api.create_stage,
-            client,
-            api_id,
-            wanted,
-        )
-        detail = f"stage {name} of HTTP API {api_id}"
-        if redeploy:
-            journal.change(
-                "apigatewayv2:CreateDeployment",
-                f"{resource}/stage/{name}",
-                http_api.create_deployment,
-                client,
-                api_id,
-                name,
-                f"Sunset restore of run {run_id}: deployment {pinned} was gone",
-            )
-            detail += f" (its deployment {pinned} was gone: deployed anew)"
-        elif pinned:
-            detail += f" (pinned to deployment {pinned} again)"
-        record.restored.append(detail)
-    mapped = {
-        (m["DomainName"], m.get("ApiMappingKey", ""))
-        for m in http_api.api_mappings_of(client, api_id)
-    }
-    for mapping in capture.api_mappings:
-        key = (mapping["DomainName"], mapping.get("ApiMappingKey", ""))
-        if key in mapped:
-            continue
-        journal.change(
-            "apigatewayv2:CreateApiMapping",
-            f"{resource}/mapping/{key[0]}/{key[1]}",
-            http_api.create_api_mapping,
-            client,
-            api_id,
-            mapping,
-        )
-        record.restored.append(f"custom domain mapping {key[0]}/{key[1]} -> HTTP API {api_id}")
-
-
-def _depth(path: str) -> int:
-    return 0 if path == "/" else path.count("/")
-
-
-def _restore_rest_api(
-    aws: AwsClients,
-    journal: Journal,
-    record: RestoreRecord,
-    manifest: Manifest,
-    audit: list[Action],
-    capture: RestApiCapture,
-) -> None:
-    api_id = capture.api["id"]
-    resource = f"rest-api/{api_id}"
-    client = aws.rest_apis
-    if rest_api.get_api(client, api_id) is None:
-        raise RestoreFailed(
-            f"REST API {api_id} no longer exists, so its methods cannot be put back on it; its "
-            "capture is in the manifest"
-        )
-    changed = False
-    live = {r["path"]: r for r in rest_api.resources(client, api_id)}
-    root = live["/"]
-    tombstone = f"{resource}/{rest_api.TOMBSTONE_METHOD} /"
-    ours = any(
-        a.action == TOMBSTONE_ACTION and a.resource == tombstone and a.result == "ok" for a in audit
-    )
-    root_methods = root.get("resourceMethods") or {}
-    if ours and rest_api.is_tombstone(root_methods.get(rest_api.TOMBSTONE_METHOD)):
-        journal.change(
-            "apigateway:DeleteMethod (tombstone)",
-            tombstone,
-            rest_api.delete_method,
-            client,
-            api_id,
-            root["id"],
-            rest_api.TOMBSTONE_METHOD,
-        )
-        root_methods.pop(rest_api.TOMBSTONE_METHOD)
-        changed = True
-    for captured in sorted(capture.resources, key=lambda r: _depth(r["path"])):
-        path = captured["path"]
-        if path not in live:
-            parent = path.rsplit("/", 1)[0] or "/"
-            created = journal.change(
-                "apigateway:CreateResource",
-                f"{resource}{path}",
-                rest_api.create_resource,
-                client,
-                api_id,
-                live[parent]["id"],
-                captured["pathPart"],
-            )
-            live[path] = {**created, "resourceMethods": {}}
-            changed = True
-        present = live[path].get("resourceMethods") or {}
-        for verb, method in (captured.get("resourceMethods") or {}).items():
-            if verb in present:
-                continue
-            journal.change(
-                "apigateway:PutMethod",
-                f"{resource}/{verb} {path}",
-                rest_api.put_captured_method,
-                client,
-                api_id,
-                live[path]["id"],
-                verb,
-                method,
-            )
-            record.restored.append(f"{verb} {path} of REST API {api_id}")
-            changed = True
-    if not changed:
-        return
-    for stage in sorted(s["stageName"] for s in capture.stages):
-        journal.change(
-            "apigateway:CreateDeployment",
-            f"{resource}/stage/{stage}",
-            rest_api.create_deployment,
-            client,
-            api_id,
-            stage,
-            f"Sunset restore of run {manifest.run_id}",
-        )
-        record.restored.append(f"stage {stage} of REST API {api_id} redeployed")
-
-
-def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
-    """Put the service's routes back on its APIs and redeploy: the service answers again."""
-    run, restore = event.run, event.restore
-    with running_phase(kit, run, "Restore API routes") as (manifest, journal):
-        record = manifest.restore(restore.restore_id)
-        before = len(record.restored)
-        audit = kit.runs.audit_entries(run.run_id)
-        for http in manifest.require_inventory().http_apis:
-            capture = manifest.backups.http_apis.get(http.api_id)
-            if capture is not None:
-                _restore_http_api(kit.aws, journal, record, run.run_id, capture)
-        for rest in manifest.require_inventory().rest_apis:
-            rest_capture = manifest.backups.rest_apis.get(rest.api_id)
-            if rest_capture is not None:
-                _restore_rest_api(kit.aws, journal, record, manifest, audit, rest_capture)
-        done = len(record.restored) - before
-    return PhaseResult(
-        phase="Restore API routes", summary=f"{done} piece(s) put back", counts={"Put back": done}
     )

@@ -8,7 +8,6 @@ point at (an integration's URI, an authorizer's name) is compared instead.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sunset.aws import autoscaling, http_api, rds, rest_api, sagemaker
@@ -17,6 +16,7 @@ from sunset.context import RestoreStepEvent
 from sunset.errors import RestoreIncomplete
 from sunset.journal import Toolkit, running_phase
 from sunset.manifest import Action, Check, EndpointCapture, HttpApiCapture, RestApiCapture
+from sunset.phases.cut_access import serves_removal
 from sunset.phases.restore import stopped_by_run
 from sunset.phases.results import PhaseResult
 
@@ -47,6 +47,7 @@ def _scaling(targets: list[dict[str, Any]], policies: list[dict[str, Any]]) -> d
 
 
 def endpoint_checks(aws: AwsClients, name: str, capture: EndpointCapture) -> list[Check]:
+    """InService, on its captured config and variants, with its tags and its autoscaling."""
     current = sagemaker.describe_endpoint(aws.sagemaker, name) or {}
     config_name = current.get("EndpointConfigName")
     config = sagemaker.find_endpoint_config(aws.sagemaker, config_name) if config_name else None
@@ -60,6 +61,8 @@ def endpoint_checks(aws: AwsClients, name: str, capture: EndpointCapture) -> lis
         for policy in autoscaling.scaling_policies(aws.autoscaling, target["ResourceId"])
     ]
     prefix = f"endpoint {name}"
+    # aws: tags are AWS's own (CloudFormation's, say): a restore cannot set them.
+    wanted_tags = {k: v for k, v in capture.tags.items() if not k.lower().startswith("aws:")}
     return [
         _check(f"{prefix} status", "InService", current.get("EndpointStatus", "missing")),
         _check(
@@ -68,9 +71,7 @@ def endpoint_checks(aws: AwsClients, name: str, capture: EndpointCapture) -> lis
             config_name,
         ),
         _check(f"{prefix} variants", _variants(capture.endpoint_config), _variants(config)),
-        _check(
-            f"{prefix} tags", capture.tags, {k: v for k, v in tags.items() if k in capture.tags}
-        ),
+        _check(f"{prefix} tags", wanted_tags, {k: v for k, v in tags.items() if k in wanted_tags}),
         _check(
             f"{prefix} autoscaling",
             _scaling(capture.scalable_targets, capture.scaling_policies),
@@ -162,20 +163,9 @@ def _methods(resources: list[dict[str, Any]]) -> list[list[Any]]:
     )
 
 
-def _redeployed_at(audit: list[Action], resource: str) -> datetime | None:
-    """When Remove API routes last redeployed this stage with the routes gone."""
-    times = [
-        a.at
-        for a in audit
-        if a.phase == "Remove API routes"
-        and a.action == "apigateway:CreateDeployment"
-        and a.resource == resource
-        and a.result == "ok"
-    ]
-    return max(times) if times else None
-
-
-def rest_api_checks(aws: AwsClients, capture: RestApiCapture, audit: list[Action]) -> list[Check]:
+def rest_api_checks(aws: AwsClients, capture: RestApiCapture, run_id: str) -> list[Check]:
+    """The captured methods with their authorization and integration, no tombstone, and every
+    captured stage on a deployment that is not the one made with the routes removed."""
     client, api_id = aws.rest_apis, capture.api["id"]
     prefix = f"REST API {api_id}"
     resources = rest_api.resources(client, api_id)
@@ -201,23 +191,22 @@ def rest_api_checks(aws: AwsClients, capture: RestApiCapture, audit: list[Action
     live = {s["stageName"]: s for s in rest_api.stages(client, api_id)}
     for stage in capture.stages:
         name = stage["stageName"]
-        emptied = _redeployed_at(audit, f"rest-api/{api_id}/stage/{name}")
-        if emptied is None:
-            continue  # this run never redeployed the stage: it still serves what it served
-        deployment = live.get(name, {}).get("deploymentId")
-        created = rest_api.deployment_created(client, api_id, deployment) if deployment else None
+        deployment_id = live.get(name, {}).get("deploymentId")
+        deployment = rest_api.deployment(client, api_id, deployment_id) if deployment_id else None
+        found = (deployment or {}).get("description", "no deployment") if name in live else "gone"
         checks.append(
             Check(
-                name=f"{prefix} stage {name} serves a deployment made after the removal",
-                expected=f"deployed after {emptied.isoformat()}",
-                actual=created.isoformat() if created else "no deployment",
-                ok=created is not None and created >= emptied.replace(microsecond=0),
+                name=f"{prefix} stage {name} serves the API with its routes",
+                expected="a deployment other than the removal's",
+                actual=found,
+                ok=deployment is not None and not serves_removal(deployment, run_id),
             )
         )
     return checks
 
 
 def database_checks(aws: AwsClients, audit: list[Action]) -> list[Check]:
+    """Every database this run stopped is available again."""
     checks = []
     for kind, identifier in stopped_by_run(audit):
         if kind == "rds-instance":
@@ -244,7 +233,7 @@ def verify_restore(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
         for http_capture in backups.http_apis.values():
             checks += http_api_checks(kit.aws, http_capture)
         for rest_capture in backups.rest_apis.values():
-            checks += rest_api_checks(kit.aws, rest_capture, audit)
+            checks += rest_api_checks(kit.aws, rest_capture, run.run_id)
         checks += database_checks(kit.aws, audit)
         record.checks = checks
         failed = record.failed_checks()

@@ -1,0 +1,323 @@
+"""Restore API routes: put the service's routes back on its APIs, then make them serve.
+
+Runs only once every endpoint is InService and every database available (Restart compute), and
+adds only what is missing, so a retried or repeated restore finishes what an earlier attempt
+started instead of duplicating it. The single thing it removes is the tombstone this same run
+put on a REST API's root, and only while it is still Sunset's MOCK (see cut_access).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sunset.aws import http_api, rest_api
+from sunset.aws.clients import AwsClients
+from sunset.context import RestoreStepEvent
+from sunset.errors import RestoreFailed
+from sunset.journal import Journal, Toolkit, running_phase
+from sunset.manifest import Action, HttpApiCapture, RestApiCapture, RestoreRecord
+from sunset.phases.cut_access import TOMBSTONE_ACTION, serves_removal
+from sunset.phases.restore import PROTECTED
+from sunset.phases.results import PhaseResult
+from sunset.tags import is_protected
+
+Fingerprint = Callable[[dict[str, Any]], tuple[Any, ...]]
+
+
+def _integration(item: dict[str, Any]) -> tuple[Any, ...]:
+    keys = ("IntegrationType", "IntegrationUri", "IntegrationMethod", "PayloadFormatVersion")
+    return tuple(item.get(key) for key in keys)
+
+
+def _authorizer(item: dict[str, Any]) -> tuple[Any, ...]:
+    return (item.get("Name"), item.get("AuthorizerType"))
+
+
+def _ids_back(
+    journal: Journal,
+    record: RestoreRecord,
+    what: str,
+    resource: str,
+    captured: list[dict[str, Any]],
+    live: list[dict[str, Any]],
+    id_key: str,
+    fingerprint: Fingerprint,
+    create: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, str]:
+    """Map each captured integration or authorizer id to a live one: the same id if it is still
+    there, else a live one that matches it (an earlier attempt re-created it), else a new one."""
+    by_id = {item[id_key]: item for item in live}
+    by_print = {fingerprint(item): item[id_key] for item in live}
+    mapping: dict[str, str] = {}
+    for item in captured:
+        old = item[id_key]
+        if old in by_id:
+            mapping[old] = old
+        elif fingerprint(item) in by_print:
+            mapping[old] = by_print[fingerprint(item)]
+        else:
+            created = journal.change(
+                f"apigatewayv2:Create{what}", f"{resource}/{what.lower()}/{old}", create, item
+            )
+            mapping[old] = created[id_key]
+            record.restored.append(
+                f"{what.lower()} {old} of {resource} (re-created as {created[id_key]})"
+            )
+    return mapping
+
+
+def _left_alone(journal: Journal, resource: str, tags: dict[str, str]) -> bool:
+    if is_protected(tags):
+        journal.record("skip API", resource, "skipped", detail=PROTECTED)
+        return True
+    return False
+
+
+def _http_stages_back(
+    client: Any,
+    journal: Journal,
+    record: RestoreRecord,
+    run_id: str,
+    api_id: str,
+    capture: HttpApiCapture,
+) -> None:
+    """Re-create each missing stage; a stage that was pinned to a deployment is pinned to it
+    again, or deployed anew when that deployment is gone (or an earlier attempt stopped short)."""
+    resource = f"http-api/{api_id}"
+    live = {s["StageName"]: s for s in http_api.stages(client, api_id)}
+    for stage in capture.stages:
+        name = stage["StageName"]
+        pinned = None if stage.get("AutoDeploy") else stage.get("DeploymentId")
+        wanted = {k: v for k, v in stage.items() if k != "DeploymentId"}
+        keeps_pin = bool(pinned) and http_api.deployment_exists(client, api_id, str(pinned))
+        if keeps_pin:
+            wanted["DeploymentId"] = pinned
+        if name not in live:
+            journal.change(
+                "apigatewayv2:CreateStage",
+                f"{resource}/stage/{name}",
+                http_api.create_stage,
+                client,
+                api_id,
+                wanted,
+            )
+            pin = f" (pinned to deployment {pinned} again)" if keeps_pin else ""
+            record.restored.append(f"stage {name} of HTTP API {api_id}{pin}")
+        elif not pinned or live[name].get("DeploymentId"):
+            continue
+        if pinned and not keeps_pin:
+            journal.change(
+                "apigatewayv2:CreateDeployment",
+                f"{resource}/stage/{name}",
+                http_api.create_deployment,
+                client,
+                api_id,
+                name,
+                f"Sunset restore of run {run_id}: deployment {pinned} was gone",
+            )
+            record.restored.append(
+                f"stage {name} of HTTP API {api_id} deployed anew (deployment {pinned} was gone)"
+            )
+
+
+def restore_http_api(
+    aws: AwsClients, journal: Journal, record: RestoreRecord, run_id: str, capture: HttpApiCapture
+) -> None:
+    """Integrations and authorizers (only if gone), routes, stages, custom-domain mappings."""
+    api_id = capture.api["ApiId"]
+    resource = f"http-api/{api_id}"
+    client = aws.http_apis
+    api = http_api.get_api(client, api_id)
+    if api is None:
+        raise RestoreFailed(
+            f"HTTP API {api_id} no longer exists, so its routes cannot be put back on it; its "
+            "capture is in the manifest"
+        )
+    if _left_alone(journal, resource, api.get("Tags", {})):
+        return
+    integrations = _ids_back(
+        journal,
+        record,
+        "Integration",
+        resource,
+        capture.integrations,
+        http_api.integrations(client, api_id),
+        "IntegrationId",
+        _integration,
+        lambda item: http_api.create_integration(client, api_id, item),
+    )
+    routes = http_api.routes(client, api_id)
+    authorizers = _ids_back(
+        journal,
+        record,
+        "Authorizer",
+        resource,
+        capture.authorizers,
+        http_api.authorizers_of(client, api_id, routes)
+        + [
+            a
+            for a in capture.authorizers
+            if http_api.authorizer_exists(client, api_id, a["AuthorizerId"])
+        ],
+        "AuthorizerId",
+        _authorizer,
+        lambda item: http_api.create_authorizer(client, api_id, item),
+    )
+    present = {r["RouteKey"] for r in routes}
+    for route in capture.routes:
+        if route["RouteKey"] in present:
+            continue
+        wanted = dict(route)
+        target = str(wanted.get("Target", ""))
+        if target.startswith("integrations/"):
+            old = target.removeprefix("integrations/")
+            wanted["Target"] = f"integrations/{integrations.get(old, old)}"
+        if wanted.get("AuthorizerId"):
+            wanted["AuthorizerId"] = authorizers.get(wanted["AuthorizerId"], wanted["AuthorizerId"])
+        journal.change(
+            "apigatewayv2:CreateRoute",
+            f"{resource}/route/{route['RouteKey']}",
+            http_api.create_route,
+            client,
+            api_id,
+            wanted,
+        )
+        record.restored.append(f"route {route['RouteKey']} of HTTP API {api_id}")
+    _http_stages_back(client, journal, record, run_id, api_id, capture)
+    mapped = {
+        (m["DomainName"], m.get("ApiMappingKey", ""))
+        for m in http_api.api_mappings_of(client, api_id)
+    }
+    for mapping in capture.api_mappings:
+        key = (mapping["DomainName"], mapping.get("ApiMappingKey", ""))
+        if key in mapped:
+            continue
+        journal.change(
+            "apigatewayv2:CreateApiMapping",
+            f"{resource}/mapping/{key[0]}/{key[1]}",
+            http_api.create_api_mapping,
+            client,
+            api_id,
+            mapping,
+        )
+        record.restored.append(f"custom domain mapping {key[0]}/{key[1]} -> HTTP API {api_id}")
+
+
+def _depth(path: str) -> int:
+    return 0 if path == "/" else path.count("/")
+
+
+def _remove_own_tombstone(
+    client: Any, journal: Journal, audit: list[Action], api_id: str, root: dict[str, Any]
+) -> None:
+    tombstone = f"rest-api/{api_id}/{rest_api.TOMBSTONE_METHOD} /"
+    ours = any(
+        a.action == TOMBSTONE_ACTION and a.resource == tombstone and a.result == "ok" for a in audit
+    )
+    methods = root.get("resourceMethods") or {}
+    if ours and rest_api.is_tombstone(methods.get(rest_api.TOMBSTONE_METHOD)):
+        journal.change(
+            "apigateway:DeleteMethod (tombstone)",
+            tombstone,
+            rest_api.delete_method,
+            client,
+            api_id,
+            root["id"],
+            rest_api.TOMBSTONE_METHOD,
+        )
+        methods.pop(rest_api.TOMBSTONE_METHOD)
+
+
+def restore_rest_api(
+    aws: AwsClients,
+    journal: Journal,
+    record: RestoreRecord,
+    run_id: str,
+    audit: list[Action],
+    capture: RestApiCapture,
+) -> None:
+    """The run's tombstone off, resources and methods back, then every stage that still serves
+    the removal's deployment is redeployed."""
+    api_id = capture.api["id"]
+    resource = f"rest-api/{api_id}"
+    client = aws.rest_apis
+    api = rest_api.get_api(client, api_id)
+    if api is None:
+        raise RestoreFailed(
+            f"REST API {api_id} no longer exists, so its methods cannot be put back on it; its "
+            "capture is in the manifest"
+        )
+    if _left_alone(journal, resource, api.get("tags", {})):
+        return
+    live = {r["path"]: r for r in rest_api.resources(client, api_id)}
+    _remove_own_tombstone(client, journal, audit, api_id, live["/"])
+    for captured in sorted(capture.resources, key=lambda r: _depth(r["path"])):
+        path = captured["path"]
+        if path not in live:
+            parent = path.rsplit("/", 1)[0] or "/"
+            created = journal.change(
+                "apigateway:CreateResource",
+                f"{resource}{path}",
+                rest_api.create_resource,
+                client,
+                api_id,
+                live[parent]["id"],
+                captured["pathPart"],
+            )
+            live[path] = {**created, "resourceMethods": {}}
+        present = live[path].get("resourceMethods") or {}
+        for verb, method in (captured.get("resourceMethods") or {}).items():
+            if rest_api.method_complete(present.get(verb), method):
+                continue
+            journal.change(
+                "apigateway:PutMethod",
+                f"{resource}/{verb} {path}",
+                rest_api.put_captured_method,
+                client,
+                api_id,
+                live[path]["id"],
+                verb,
+                method,
+                present.get(verb),
+            )
+            record.restored.append(f"{verb} {path} of REST API {api_id}")
+    stages = {s["stageName"]: s for s in rest_api.stages(client, api_id)}
+    for name in sorted(s["stageName"] for s in capture.stages):
+        if name not in stages:
+            continue  # deleted since the shutdown: Verify restore names it
+        current = stages[name].get("deploymentId")
+        if current and not serves_removal(rest_api.deployment(client, api_id, current), run_id):
+            continue
+        journal.change(
+            "apigateway:CreateDeployment",
+            f"{resource}/stage/{name}",
+            rest_api.create_deployment,
+            client,
+            api_id,
+            name,
+            f"Sunset restore of run {run_id}",
+        )
+        record.restored.append(f"stage {name} of REST API {api_id} redeployed")
+
+
+def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
+    """Put the service's routes back on its APIs and redeploy: the service answers again."""
+    run, restore = event.run, event.restore
+    with running_phase(kit, run, "Restore API routes") as (manifest, journal):
+        record = manifest.restore(restore.restore_id)
+        before = len(record.restored)
+        audit = kit.runs.audit_entries(run.run_id)
+        inventory = manifest.require_inventory()
+        for http in inventory.http_apis:
+            capture = manifest.backups.http_apis.get(http.api_id)
+            if capture is not None:
+                restore_http_api(kit.aws, journal, record, run.run_id, capture)
+        for rest in inventory.rest_apis:
+            rest_capture = manifest.backups.rest_apis.get(rest.api_id)
+            if rest_capture is not None:
+                restore_rest_api(kit.aws, journal, record, run.run_id, audit, rest_capture)
+        done = len(record.restored) - before
+    return PhaseResult(
+        phase="Restore API routes", summary=f"{done} piece(s) put back", counts={"Put back": done}
+    )
