@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from sunset.artifacts import ArtifactStore
-from sunset.aws.clients import AwsClients
+from sunset.aws.clients import shared_clients
 from sunset.aws.errors import error_code
 from sunset.context import RunContext, StepEvent
 from sunset.errors import THROTTLING_CODES, AwsThrottled
@@ -28,7 +28,7 @@ Event = TypeVar("Event", bound=BaseModel)
 
 def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
     settings = StepSettings.from_env(environ)
-    aws = AwsClients()
+    aws = shared_clients(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
     return Toolkit(
         aws=aws,
         store=ArtifactStore(aws.s3, settings.artifacts_bucket),

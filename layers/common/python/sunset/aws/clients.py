@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import boto3
@@ -65,3 +65,11 @@ class AwsClients:
     @cached_property
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
+
+
+@cache
+def shared_clients(region: str | None) -> AwsClients:
+    """One AwsClients per region for the life of the process (the Lambda execution
+    environment): building a session and its clients loads and parses botocore's service
+    models, which cost more than most of Sunset's steps if paid again on every invocation."""
+    return AwsClients(boto3.Session(region_name=region))

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 from sunset.executions import ExecutionError, Executions
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
@@ -33,6 +36,19 @@ _SANDBOX_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
+
+
+@cache
+def _service_models() -> Any:
+    """botocore's loader, shared by every sandbox of the process: it caches the parsed service
+    models, which each new session would otherwise read and parse again (seconds per test)."""
+    return botocore.loaders.create_loader()
+
+
+def _botocore_session() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _service_models())
+    return session
 
 
 class SandboxError(ExecutionError):
@@ -70,6 +86,7 @@ class Sandbox(Executions):
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.lambdas: InProcessLambdas | None = None
+        self._clients: dict[str, Any] = {}
         self.snapshots = SnapshotControl()
         self.endpoints = EndpointControl()
         self._http_deployments = HttpDeployments()
@@ -92,7 +109,10 @@ class Sandbox(Executions):
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         try:
-            self.session = boto3.Session(region_name=self.region)
+            self.session = boto3.Session(
+                botocore_session=_botocore_session(), region_name=self.region
+            )
+            self._clients.clear()
             template = load_template(self.root / "template.yaml")
             self.stack = StackDeployer(
                 template, self.root, self.session, self.stack_name, self.region, self.parameters
@@ -137,9 +157,12 @@ class Sandbox(Executions):
         return self.stack.outputs
 
     def client(self, service: str) -> Any:
+        """A boto3 client on the sandbox, one per service for the sandbox's life."""
         if self.session is None:
             raise SandboxError("the sandbox is not running: use it as `with Sandbox() as sb:`")
-        return self.session.client(service)
+        if service not in self._clients:
+            self._clients[service] = self.session.client(service)
+        return self._clients[service]
 
     def before(self, function_logical_id: str, hook: Hook) -> None:
         """Run `hook(logical_id, event)` right before each invocation of a function.
