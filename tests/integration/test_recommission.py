@@ -330,5 +330,11 @@ def test_an_endpoint_that_fails_to_start_is_named_and_nothing_is_opened(
     assert (restore.status, restore.error) == ("FAILED", "RestoreFailed")
     assert f"SageMaker endpoint {service.endpoints[0]} is Failed" in (restore.cause or "")
     assert sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"] == []
+    # while the other endpoint and the databases were still brought back
+    statuses = {
+        e["EndpointName"]: e["EndpointStatus"]
+        for e in sandbox.client("sagemaker").list_endpoints()["Endpoints"]
+    }
+    assert statuses == {service.endpoints[0]: "Failed", service.endpoints[1]: "InService"}
     incident = inbox.notices()[-1]
     assert incident.phase == "INCIDENT" and "restore FAILED at Restart compute" in incident.subject

@@ -148,6 +148,9 @@ def test_a_rollback_that_cannot_finish_is_an_incident_naming_what_is_not_back(
     assert (run.status, run.error) == ("FAILED", "RuntimeError")
     assert "The rollback failed too, at Restore API routes" in (run.cause or "")
     assert f"REST API {service.rest_api_id} no longer exists" in (run.cause or "")
+    # after it brought back all it could: the HTTP API's routes are there again
+    routes = sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"]
+    assert sorted(r["RouteKey"] for r in routes) == sorted(service.http_route_keys)
     # and the INCIDENT says what did come back
     incident = inbox.notices()[-1]
     assert incident.phase == "INCIDENT" and incident.attributes["severity"] == "critical"

@@ -297,17 +297,29 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
     """
     run, restore = event.run, event.restore
     waiting: list[str] = []
+    broken: list[str] = []
+
+    def step(bring_back: Callable[..., str | None], *args: Any) -> None:
+        # One resource that cannot come back must not keep the others down: each is tried,
+        # and the failures are raised together once all of them have had their turn.
+        try:
+            pending = bring_back(kit.aws, journal, record, *args)
+        except RestoreFailed as exc:
+            broken.append(str(exc))
+        else:
+            waiting.extend([pending] if pending else [])
+
     with running_phase(kit, run, "Restart compute") as (manifest, journal):
         record = manifest.restore(restore.restore_id)
         for endpoint in manifest.require_inventory().endpoints:
             capture = manifest.backups.endpoints.get(endpoint.name)
             if capture is None:
                 continue  # never captured, so never deleted: nothing to bring back
-            pending = _endpoint_back(kit.aws, journal, record, endpoint.name, capture)
-            waiting += [pending] if pending else []
+            step(_endpoint_back, endpoint.name, capture)
         for kind, identifier in stopped_by_run(kit.runs.audit_entries(run.run_id)):
-            pending = _database_back(kit.aws, journal, record, kind, identifier)
-            waiting += [pending] if pending else []
+            step(_database_back, kind, identifier)
+        if broken:
+            raise RestoreFailed("; ".join(broken) + "; no route was put back")
         deadline = restore.started_at + timedelta(seconds=restore.deadline_seconds)
         if waiting and kit.now() > deadline:
             raise RestoreDeadlineExceeded(

@@ -309,14 +309,24 @@ def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
         before = len(record.restored)
         audit = kit.runs.audit_entries(run.run_id)
         inventory = manifest.require_inventory()
+        broken: list[str] = []
+        # Each API is tried even when another cannot be restored; the failures come together.
         for http in inventory.http_apis:
             capture = manifest.backups.http_apis.get(http.api_id)
             if capture is not None:
-                restore_http_api(kit.aws, journal, record, run.run_id, capture)
+                try:
+                    restore_http_api(kit.aws, journal, record, run.run_id, capture)
+                except RestoreFailed as exc:
+                    broken.append(str(exc))
         for rest in inventory.rest_apis:
             rest_capture = manifest.backups.rest_apis.get(rest.api_id)
             if rest_capture is not None:
-                restore_rest_api(kit.aws, journal, record, run.run_id, audit, rest_capture)
+                try:
+                    restore_rest_api(kit.aws, journal, record, run.run_id, audit, rest_capture)
+                except RestoreFailed as exc:
+                    broken.append(str(exc))
+        if broken:
+            raise RestoreFailed("; ".join(broken))
         done = len(record.restored) - before
     return PhaseResult(
         phase="Restore API routes", summary=f"{done} piece(s) put back", counts={"Put back": done}
