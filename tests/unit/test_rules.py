@@ -9,7 +9,15 @@ import pytest
 
 from sunset import notices
 from sunset.context import RunContext
-from sunset.manifest import CAPTURED, Check, Inventory, Manifest, RestoreTest, Verification
+from sunset.manifest import (
+    CAPTURED,
+    Check,
+    Inventory,
+    Manifest,
+    RestoreRecord,
+    RestoreTest,
+    Verification,
+)
 from sunset.phases.backup import snapshot_identifier
 from sunset.request import parse_request
 from sunset.safety import NotRecoverable, gate, missing_backup, require_recoverable
@@ -211,3 +219,30 @@ def test_notice_subjects_fit_sns_limits_and_severity_follows_the_phase() -> None
     assert incident.severity == "critical"
     assert len(incident.subject) < 100 and incident.subject.endswith("...")
     assert "Expected downtime: permanent" in notice.body
+
+
+def _restore_record(checks: list[Check]) -> RestoreRecord:
+    return RestoreRecord(
+        restore_id="restore-1",
+        mode="recommission",
+        started_at=datetime.now(UTC),
+        restored=["route GET /health of HTTP API a1"],
+        checks=checks,
+    )
+
+
+def test_a_restore_failure_notice_says_whether_the_service_is_back() -> None:
+    run = RunContext(run_id="r1", service="svc", started_at=datetime.now(UTC), request=REQUEST)
+    ok = Check(name="routes", expected=1, actual=1, ok=True)
+    wrong = Check(name="routes", expected=1, actual=2, ok=False)
+    # A restore verified in full whose report failed: the service is back, and said so
+    paperwork = notices.restore_failed(
+        run, _restore_record([ok]), "Report restore", "E", "sns down", None
+    )
+    assert "the service is back and was verified" in paperwork.body
+    # A restore that did not pass verification: not back, with the difference named
+    broken = notices.restore_failed(
+        run, _restore_record([ok, wrong]), "Verify restore", "RestoreIncomplete", "c", None
+    )
+    assert "NOT fully back" in broken.body and "routes: expected 1, found 2" in broken.body
+    assert broken.severity == "critical" and "restore FAILED at Verify restore" in broken.subject

@@ -328,6 +328,12 @@ def restore_failed(
     headline = f"{what} FAILED at {failed_step}"
     if incident is not None and record.mode == "rollback":
         headline = f"shutdown failed at {incident.failed_step}, rollback FAILED"
+    verified = bool(record.checks) and not failed
+    state = (
+        "the service is back and was verified; only the final report or notice failed."
+        if verified
+        else "the service is NOT fully back."
+    )
     return _notice(
         "INCIDENT",
         run.run_id,
@@ -335,7 +341,7 @@ def restore_failed(
         headline,
         [
             f"The {what} of {run.service!r} ({record.restore_id}) failed in step {failed_step!r}; "
-            "the service is NOT fully back.",
+            + state,
             f"Why the shutdown failed: {incident.failed_step}: {incident.error}: {incident.cause}"
             if incident is not None and record.mode == "rollback"
             else "",
