@@ -226,6 +226,11 @@ def _run_in_sandbox(
         out.write(f"  {label:<22} {count}\n")
     out.write(f"\nReport:   {target / 'report.md'}\nManifest: {target / 'manifest.json'}\n")
     out.write(f"Audit:    {target / 'audit.jsonl'}\n")
+    if not restore:
+        out.write(
+            "\nThe sandbox ends with this command; to see the service brought back from the "
+            "manifest, add --restore.\n"
+        )
     if restored is not None and restored.status != "SUCCEEDED":
         print(
             f"sunset: restore {restored.run_id} {restored.status.lower()}: "
