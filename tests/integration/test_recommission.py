@@ -319,22 +319,107 @@ def test_endpoints_that_do_not_come_up_in_time_keep_the_routes_away(
     assert lock_holder(sandbox, service.name) is None
 
 
-def test_an_endpoint_that_fails_to_start_is_named_and_nothing_is_opened(
+def test_an_endpoint_that_fails_to_start_is_named_and_the_rest_still_comes_back(
     sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
-    assert sandbox.run("decommission", service.request(backup=FAST), name="broken").status == (
-        "SUCCEEDED"
+    # Given a decommission that stopped the databases, and an LLM endpoint that will not start
+    run = sandbox.run(
+        "decommission", service.request(stop_databases=True, backup=FAST), name="broken"
     )
+    assert run.status == "SUCCEEDED"
     sandbox.endpoints.fail(service.endpoints[0])
+    # When it is recommissioned
     restore = recommission(sandbox, "broken")
+    # Then the restore fails naming the endpoint, and no route is opened
     assert (restore.status, restore.error) == ("FAILED", "RestoreFailed")
     assert f"SageMaker endpoint {service.endpoints[0]} is Failed" in (restore.cause or "")
     assert sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"] == []
-    # while the other endpoint and the databases were still brought back
-    statuses = {
-        e["EndpointName"]: e["EndpointStatus"]
-        for e in sandbox.client("sagemaker").list_endpoints()["Endpoints"]
-    }
-    assert statuses == {service.endpoints[0]: "Failed", service.endpoints[1]: "InService"}
     incident = inbox.notices()[-1]
     assert incident.phase == "INCIDENT" and "restore FAILED at Restart compute" in incident.subject
+    # while everything after it still came back: the other endpoint with its autoscaling
+    targets = sandbox.client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="sagemaker"
+    )["ScalableTargets"]
+    assert [t["ResourceId"] for t in targets] == [
+        f"endpoint/{service.endpoints[1]}/variant/AllTraffic"
+    ]
+    rds = sandbox.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=service.db_instance)["DBInstances"][0]
+    assert db["DBInstanceStatus"] == "available"
+
+
+@pytest.mark.parametrize(
+    ("backend", "operation"),
+    [
+        ("apigateway", "put_integration"),
+        ("apigateway", "create_deployment"),
+        ("apigatewayv2", "create_route"),
+    ],
+)
+def test_a_restore_cut_short_is_finished_by_the_next_without_duplicates(
+    sandbox: Sandbox,
+    service: SampleService,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    operation: str,
+) -> None:
+    # Given a decommissioned service whose HTTP integration was deleted since
+    before = service_state(sandbox, sample_shape(service))
+    assert sandbox.run("decommission", service.request(backup=FAST), name="cut").status == (
+        "SUCCEEDED"
+    )
+    http = sandbox.client("apigatewayv2")
+    for integration in http.get_integrations(ApiId=service.http_api_id)["Items"]:
+        http.delete_integration(
+            ApiId=service.http_api_id, IntegrationId=integration["IntegrationId"]
+        )
+    # and a first restore that AWS cuts short part-way through Restore API routes
+    _refuse(monkeypatch, backend, operation)
+    first = recommission(sandbox, "cut", name="first")
+    assert (first.status, first.error) == ("FAILED", "RestoreFailed")
+    monkeypatch.undo()
+    # When the restore is run again
+    second = recommission(sandbox, "cut", name="second")
+    # Then the service is whole, with one integration as before (not a second copy)
+    assert second.status == "SUCCEEDED", second.cause
+    after = service_state(sandbox, sample_shape(service))
+    assert after == before
+    assert len(http.get_integrations(ApiId=service.http_api_id)["Items"]) == 1
+
+
+def _refuse(monkeypatch: pytest.MonkeyPatch, backend: str, operation: str) -> None:
+    """moto answers `operation` with an error, as AWS would under a conflict."""
+    if backend == "apigateway":
+        from moto.apigateway.exceptions import ConflictException
+        from moto.apigateway.models import APIGatewayBackend as Backend
+    else:
+        from moto.apigatewayv2.exceptions import (  # type: ignore[assignment]
+            BadRequestException as ConflictException,
+        )
+        from moto.apigatewayv2.models import ApiGatewayV2Backend as Backend  # type: ignore[assignment]
+
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ConflictException("Unable to complete operation due to concurrent modification")
+
+    monkeypatch.setattr(Backend, operation, refuse)
+
+
+def test_a_pinned_stage_whose_deployment_is_gone_is_deployed_anew(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given the deployment the partner stage was pinned to was deleted after the shutdown
+    from moto.apigatewayv2.models import apigatewayv2_backends
+
+    assert sandbox.run("decommission", service.request(backup=FAST), name="pin").status == (
+        "SUCCEEDED"
+    )
+    api = apigatewayv2_backends["123456789012"]["us-east-1"].apis[service.http_api_id]
+    api.sandbox_deployments.clear()  # type: ignore[attr-defined]
+    # When it is recommissioned
+    restore = recommission(sandbox, "pin")
+    # Then the stage is back and serves a new deployment of the restored routes
+    assert restore.status == "SUCCEEDED", restore.cause
+    stage = sandbox.client("apigatewayv2").get_stage(ApiId=service.http_api_id, StageName="partner")
+    assert stage.get("DeploymentId")
+    record = manifest_of(sandbox, "pin")["restores"][0]
+    assert any("partner" in line and "deployed anew" in line for line in record["restored"])

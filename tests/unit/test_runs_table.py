@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sunset.errors import ServiceLocked
+from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.manifest import Action
 from sunset.runs import RunsTable
 
@@ -80,3 +80,19 @@ def test_audit_entries_come_back_in_order(runs: RunsTable) -> None:
         )
     runs.append_audit("run-b", Action(at=NOW, phase="x", action="other", resource="r", result="ok"))
     assert [e.action for e in runs.audit_entries("run-a")] == ["a1", "a2", "a3"]
+
+
+def test_a_restore_cannot_take_over_the_record_of_a_run_with_its_name(
+    runs: RunsTable,
+) -> None:
+    # Given a decommission run "dup"
+    now = NOW
+    runs.put_run("dup", "svc", "SUCCEEDED", now)
+    # When a recommission with the same execution name records itself
+    with pytest.raises(InvalidRequest, match="already the id of a run of another kind"):
+        runs.put_run("dup", "svc", "RUNNING", now, restores="other")
+    # Then the decommission's record is untouched, and a retried restore may re-put its own
+    record = runs.get_run("dup")
+    assert record is not None and record["status"] == "SUCCEEDED"
+    runs.put_run("r1", "svc", "RUNNING", now, restores="dup")
+    runs.put_run("r1", "svc", "RUNNING", now, restores="dup")

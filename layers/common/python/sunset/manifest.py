@@ -384,6 +384,10 @@ class RestoreRecord(_Record):
     outcome: Literal["running", "restored", "failed"] = "running"
     restored: list[str] = Field(default_factory=list, description="what was brought back")
     checks: list[Check] = Field(default_factory=list, description="the service answers again")
+    recreated: dict[str, str] = Field(
+        default_factory=dict,
+        description="'<api>/<kind>/<captured id>' -> the id of what was re-created in its place",
+    )
     failure: str | None = None
 
     def failed_checks(self) -> list[Check]:

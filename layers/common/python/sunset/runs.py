@@ -108,11 +108,12 @@ class RunsTable:
         try:
             # Execution names are unique per state machine only: a recommission named like a
             # decommission run (or the other way round) must not overwrite its record.
+            # Records written before runs had a kind are decommission runs.
+            unkinded = " OR attribute_not_exists(kind)" if not restores else ""
             self._db.put_item(
                 TableName=self._table,
                 Item=item,
-                ConditionExpression="attribute_not_exists(pk) OR attribute_not_exists(kind) "
-                "OR kind = :kind",
+                ConditionExpression=f"attribute_not_exists(pk) OR kind = :kind{unkinded}",
                 ExpressionAttributeValues={":kind": item["kind"]},
             )
         except ClientError as exc:

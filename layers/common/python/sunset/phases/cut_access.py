@@ -19,6 +19,7 @@ answering 404 through a MOCK integration) before its stages are redeployed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from sunset import notices
@@ -39,11 +40,13 @@ def removal_description(run_id: str, service: str) -> str:
     return f"Sunset run {run_id}: routes of {service} removed"
 
 
-def serves_removal(deployment: dict[str, Any] | None, run_id: str) -> bool:
-    """Whether a stage's deployment is the one this run made with the routes removed: a
-    restore redeploys such a stage, whatever else it finds already put back."""
-    description = str((deployment or {}).get("description", ""))
-    return description.startswith(f"Sunset run {run_id}: routes of ")
+_REMOVAL = re.compile(r"^Sunset run [A-Za-z0-9_-]+: routes of ")
+
+
+def serves_removal(deployment: dict[str, Any] | None) -> bool:
+    """Whether a stage's deployment is one a Sunset run made with the routes removed (this run's
+    or a later one's): a restore redeploys such a stage, whatever else is already back."""
+    return bool(_REMOVAL.match(str((deployment or {}).get("description", ""))))
 
 
 def _refuse_uncaptured(api: str, kind: str, added: list[str]) -> None:

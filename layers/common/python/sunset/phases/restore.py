@@ -29,7 +29,7 @@ from sunset.context import (
     RestoreStepEvent,
     RunContext,
 )
-from sunset.errors import RestoreDeadlineExceeded, RestoreFailed
+from sunset.errors import AwsCallFailed, RestoreDeadlineExceeded, RestoreFailed
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
     Action,
@@ -304,7 +304,7 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
         # and the failures are raised together once all of them have had their turn.
         try:
             pending = bring_back(kit.aws, journal, record, *args)
-        except RestoreFailed as exc:
+        except (RestoreFailed, AwsCallFailed) as exc:
             broken.append(str(exc))
         else:
             waiting.extend([pending] if pending else [])

@@ -55,16 +55,23 @@ def report_restore_failure(event: RestoreFailureEvent, kit: Toolkit) -> RunOutco
     error = event.error.get("Error", "Unknown")
     cause = readable_cause(event.error.get("Cause", ""))
     incident = None
+    back = False
     try:
         with running_phase(kit, run, "Restore failed") as (manifest, journal):
             record = manifest.restore(restore.restore_id)
-            record.outcome, record.ended_at = "failed", kit.now()
+            # Verified in full, then only the report or its notice failed: the service IS back,
+            # and the records say so; the failure is kept beside it.
+            back = event.failed_step == "Report restore" and bool(record.checks)
+            back = back and not record.failed_checks()
+            record.outcome, record.ended_at = ("restored" if back else "failed"), kit.now()
             record.failure = f"{event.failed_step} failed with {error}: {cause}"
             if restore.mode == "rollback":
-                manifest.outcome, manifest.ended_at = "failed", kit.now()
+                manifest.outcome = "rolled_back" if back else "failed"
+                manifest.ended_at = kit.now()
+            status = ("ROLLED_BACK" if restore.mode == "rollback" else "RESTORED") if back else None
             try:
                 _unlock(kit, manifest, journal, restore.lock_holder)
-                kit.runs.finish_run(restore.restore_id, "FAILED", kit.now())
+                kit.runs.finish_run(restore.restore_id, status or "FAILED", kit.now())
             finally:
                 incident = manifest.incident
                 notice = notices.restore_failed(
@@ -73,6 +80,15 @@ def report_restore_failure(event: RestoreFailureEvent, kit: Toolkit) -> RunOutco
                 journal.notify(kit.notifier, notice)
     finally:
         outcome = write_artifacts(kit, run.run_id)
+    if back:
+        return outcome.model_copy(
+            update={
+                "status": "ROLLED_BACK" if restore.mode == "rollback" else "RESTORED",
+                "error": incident.error if incident is not None else error,
+                "cause": f"the service is back and verified; only Report restore failed: "
+                f"{error}: {cause}",
+            }
+        )
     if restore.mode == "rollback" and incident is not None:
         # The execution keeps the error that made the shutdown fail; the cause tells both.
         return outcome.model_copy(

@@ -14,24 +14,13 @@ from typing import Any
 from sunset.aws import http_api, rest_api
 from sunset.aws.clients import AwsClients
 from sunset.context import RestoreStepEvent
-from sunset.errors import RestoreFailed
+from sunset.errors import AwsCallFailed, RestoreFailed
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Action, HttpApiCapture, RestApiCapture, RestoreRecord
 from sunset.phases.cut_access import TOMBSTONE_ACTION, serves_removal
 from sunset.phases.restore import PROTECTED
 from sunset.phases.results import PhaseResult
 from sunset.tags import is_protected
-
-Fingerprint = Callable[[dict[str, Any]], tuple[Any, ...]]
-
-
-def _integration(item: dict[str, Any]) -> tuple[Any, ...]:
-    keys = ("IntegrationType", "IntegrationUri", "IntegrationMethod", "PayloadFormatVersion")
-    return tuple(item.get(key) for key in keys)
-
-
-def _authorizer(item: dict[str, Any]) -> tuple[Any, ...]:
-    return (item.get("Name"), item.get("AuthorizerType"))
 
 
 def _ids_back(
@@ -40,27 +29,26 @@ def _ids_back(
     what: str,
     resource: str,
     captured: list[dict[str, Any]],
-    live: list[dict[str, Any]],
+    live_ids: set[str],
     id_key: str,
-    fingerprint: Fingerprint,
     create: Callable[[dict[str, Any]], dict[str, Any]],
+    known: dict[str, str],
 ) -> dict[str, str]:
     """Map each captured integration or authorizer id to a live one: the same id if it is still
-    there, else a live one that matches it (an earlier attempt re-created it), else a new one."""
-    by_id = {item[id_key]: item for item in live}
-    by_print = {fingerprint(item): item[id_key] for item in live}
+    there, else the one a restore of this run re-created for it (an earlier attempt or restore
+    may have, before it was cut short: records are saved however a step ends), else a new one."""
     mapping: dict[str, str] = {}
     for item in captured:
         old = item[id_key]
-        if old in by_id:
+        key = f"{resource}/{what.lower()}/{old}"
+        again = known.get(key)
+        if old in live_ids:
             mapping[old] = old
-        elif fingerprint(item) in by_print:
-            mapping[old] = by_print[fingerprint(item)]
+        elif again in live_ids:
+            mapping[old] = str(again)
         else:
-            created = journal.change(
-                f"apigatewayv2:Create{what}", f"{resource}/{what.lower()}/{old}", create, item
-            )
-            mapping[old] = created[id_key]
+            created = journal.change(f"apigatewayv2:Create{what}", key, create, item)
+            mapping[old] = record.recreated[key] = str(created[id_key])
             record.restored.append(
                 f"{what.lower()} {old} of {resource} (re-created as {created[id_key]})"
             )
@@ -122,7 +110,12 @@ def _http_stages_back(
 
 
 def restore_http_api(
-    aws: AwsClients, journal: Journal, record: RestoreRecord, run_id: str, capture: HttpApiCapture
+    aws: AwsClients,
+    journal: Journal,
+    record: RestoreRecord,
+    run_id: str,
+    capture: HttpApiCapture,
+    known: dict[str, str],
 ) -> None:
     """Integrations and authorizers (only if gone), routes, stages, custom-domain mappings."""
     api_id = capture.api["ApiId"]
@@ -142,28 +135,27 @@ def restore_http_api(
         "Integration",
         resource,
         capture.integrations,
-        http_api.integrations(client, api_id),
+        {i["IntegrationId"] for i in http_api.integrations(client, api_id)},
         "IntegrationId",
-        _integration,
         lambda item: http_api.create_integration(client, api_id, item),
+        known,
     )
-    routes = http_api.routes(client, api_id)
+    wanted_authorizers = {a["AuthorizerId"] for a in capture.authorizers}
+    wanted_authorizers |= {
+        again for key, again in known.items() if key.startswith(f"{resource}/authorizer/")
+    }
     authorizers = _ids_back(
         journal,
         record,
         "Authorizer",
         resource,
         capture.authorizers,
-        http_api.authorizers_of(client, api_id, routes)
-        + [
-            a
-            for a in capture.authorizers
-            if http_api.authorizer_exists(client, api_id, a["AuthorizerId"])
-        ],
+        {a for a in wanted_authorizers if http_api.authorizer_exists(client, api_id, a)},
         "AuthorizerId",
-        _authorizer,
         lambda item: http_api.create_authorizer(client, api_id, item),
+        known,
     )
+    routes = http_api.routes(client, api_id)
     present = {r["RouteKey"] for r in routes}
     for route in capture.routes:
         if route["RouteKey"] in present:
@@ -210,23 +202,26 @@ def _depth(path: str) -> int:
 
 def _remove_own_tombstone(
     client: Any, journal: Journal, audit: list[Action], api_id: str, root: dict[str, Any]
-) -> None:
+) -> bool:
+    """Take off the tombstone this run put on the root, if it is still there and still ours."""
     tombstone = f"rest-api/{api_id}/{rest_api.TOMBSTONE_METHOD} /"
     ours = any(
         a.action == TOMBSTONE_ACTION and a.resource == tombstone and a.result == "ok" for a in audit
     )
     methods = root.get("resourceMethods") or {}
-    if ours and rest_api.is_tombstone(methods.get(rest_api.TOMBSTONE_METHOD)):
-        journal.change(
-            "apigateway:DeleteMethod (tombstone)",
-            tombstone,
-            rest_api.delete_method,
-            client,
-            api_id,
-            root["id"],
-            rest_api.TOMBSTONE_METHOD,
-        )
-        methods.pop(rest_api.TOMBSTONE_METHOD)
+    if not (ours and rest_api.is_tombstone(methods.get(rest_api.TOMBSTONE_METHOD))):
+        return False
+    journal.change(
+        "apigateway:DeleteMethod (tombstone)",
+        tombstone,
+        rest_api.delete_method,
+        client,
+        api_id,
+        root["id"],
+        rest_api.TOMBSTONE_METHOD,
+    )
+    methods.pop(rest_api.TOMBSTONE_METHOD)
+    return True
 
 
 def restore_rest_api(
@@ -251,7 +246,7 @@ def restore_rest_api(
     if _left_alone(journal, resource, api.get("tags", {})):
         return
     live = {r["path"]: r for r in rest_api.resources(client, api_id)}
-    _remove_own_tombstone(client, journal, audit, api_id, live["/"])
+    changed = _remove_own_tombstone(client, journal, audit, api_id, live["/"])
     for captured in sorted(capture.resources, key=lambda r: _depth(r["path"])):
         path = captured["path"]
         if path not in live:
@@ -266,6 +261,7 @@ def restore_rest_api(
                 captured["pathPart"],
             )
             live[path] = {**created, "resourceMethods": {}}
+            changed = True
         present = live[path].get("resourceMethods") or {}
         for verb, method in (captured.get("resourceMethods") or {}).items():
             if rest_api.method_complete(present.get(verb), method):
@@ -282,12 +278,14 @@ def restore_rest_api(
                 present.get(verb),
             )
             record.restored.append(f"{verb} {path} of REST API {api_id}")
+            changed = True
     stages = {s["stageName"]: s for s in rest_api.stages(client, api_id)}
     for name in sorted(s["stageName"] for s in capture.stages):
         if name not in stages:
             continue  # deleted since the shutdown: Verify restore names it
         current = stages[name].get("deploymentId")
-        if current and not serves_removal(rest_api.deployment(client, api_id, current), run_id):
+        deployment = rest_api.deployment(client, api_id, current) if current else None
+        if not changed and current and not serves_removal(deployment):
             continue
         journal.change(
             "apigateway:CreateDeployment",
@@ -309,21 +307,23 @@ def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
         before = len(record.restored)
         audit = kit.runs.audit_entries(run.run_id)
         inventory = manifest.require_inventory()
+        # What every restore of this run re-created, oldest first: a later one reuses it.
+        known = {k: v for r in manifest.restores for k, v in r.recreated.items()}
         broken: list[str] = []
         # Each API is tried even when another cannot be restored; the failures come together.
         for http in inventory.http_apis:
             capture = manifest.backups.http_apis.get(http.api_id)
             if capture is not None:
                 try:
-                    restore_http_api(kit.aws, journal, record, run.run_id, capture)
-                except RestoreFailed as exc:
+                    restore_http_api(kit.aws, journal, record, run.run_id, capture, known)
+                except (RestoreFailed, AwsCallFailed) as exc:
                     broken.append(str(exc))
         for rest in inventory.rest_apis:
             rest_capture = manifest.backups.rest_apis.get(rest.api_id)
             if rest_capture is not None:
                 try:
                     restore_rest_api(kit.aws, journal, record, run.run_id, audit, rest_capture)
-                except RestoreFailed as exc:
+                except (RestoreFailed, AwsCallFailed) as exc:
                     broken.append(str(exc))
         if broken:
             raise RestoreFailed("; ".join(broken))

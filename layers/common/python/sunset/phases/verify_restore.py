@@ -199,7 +199,7 @@ def rest_api_checks(aws: AwsClients, capture: RestApiCapture, run_id: str) -> li
                 name=f"{prefix} stage {name} serves the API with its routes",
                 expected="a deployment other than the removal's",
                 actual=found,
-                ok=deployment is not None and not serves_removal(deployment, run_id),
+                ok=deployment is not None and not serves_removal(deployment),
             )
         )
     return checks
