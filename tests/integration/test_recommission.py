@@ -423,3 +423,32 @@ def test_a_pinned_stage_whose_deployment_is_gone_is_deployed_anew(
     assert stage.get("DeploymentId")
     record = manifest_of(sandbox, "pin")["restores"][0]
     assert any("partner" in line and "deployed anew" in line for line in record["restored"])
+
+
+def test_a_restore_whose_only_failure_is_its_report_is_recorded_as_restored(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given a restore that will crash in its last step, after every check passed
+    assert sandbox.run("decommission", service.request(backup=FAST), name="late").status == (
+        "SUCCEEDED"
+    )
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("injected: the report could not be written")
+
+    sandbox.before("ReportRestoreFunction", crash)
+    # When it runs
+    restore = recommission(sandbox, "late", name="restore-late")
+    # Then the execution fails on the report, but the records say the service is back
+    assert (restore.status, restore.error) == ("FAILED", "RuntimeError")
+    assert "the service is back and verified" in (restore.cause or "")
+    assert endpoint_names(sandbox) == sorted(service.endpoints)
+    assert manifest_of(sandbox, "late")["restores"][0]["outcome"] == "restored"
+    item = sandbox.client("dynamodb").get_item(
+        TableName=sandbox.outputs["RunsTableName"],
+        Key={"pk": {"S": "RUN#restore-late"}, "sk": {"S": "RUN"}},
+    )["Item"]
+    assert item["status"]["S"] == "RESTORED"
+    incident = inbox.notices()[-1]
+    assert "the service is back and was verified" in incident.body
+    assert lock_holder(sandbox, service.name) is None
