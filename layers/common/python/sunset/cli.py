@@ -228,8 +228,8 @@ def _run_in_sandbox(
     out.write(f"Audit:    {target / 'audit.jsonl'}\n")
     if not restore:
         out.write(
-            "\nThe sandbox ends with this command; to see the service brought back from the "
-            "manifest, add --restore.\n"
+            "\nThe sandbox ends with this command. To see the service brought back from the "
+            "manifest too, add --restore (.venv/bin/sunset demo --restore).\n"
         )
     if restored is not None and restored.status != "SUCCEEDED":
         print(
