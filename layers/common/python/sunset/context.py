@@ -86,10 +86,8 @@ class RestoreStepEvent(BaseModel):
     restore: RestoreContext
 
 
-class RestoreFailureEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class RestoreFailureEvent(RestoreStepEvent):
+    """What Report restore failure receives: the restore step's event, plus what failed."""
 
-    run: RunContext
-    restore: RestoreContext
     failed_step: str
     error: dict[str, str]

@@ -223,6 +223,11 @@ class Check(_Record):
     actual: Any
     ok: bool
 
+    @classmethod
+    def compare(cls, name: str, expected: Any, actual: Any) -> Check:
+        """A check that passes when what was found equals what was expected."""
+        return cls(name=name, expected=expected, actual=actual, ok=expected == actual)
+
     def describe(self) -> str:
         """Short: 'ok', or what was expected and found."""
         if self.ok:
@@ -336,6 +341,11 @@ class Action(_Record):
     def is_removal(self) -> bool:
         """A change that took something away (a route, an endpoint, a running database)."""
         return self.phase in REMOVAL_PHASES and not self.action.startswith("notify")
+
+
+def succeeded(actions: list[Action], action: str, resource: str) -> bool:
+    """Whether `action` on `resource` is on record as done (an earlier attempt made it)."""
+    return any(a.action == action and a.resource == resource and a.result == "ok" for a in actions)
 
 
 class LogFinding(_Record):

@@ -69,6 +69,16 @@ class Approval(_Strict):
 MAX_POLLS = 1_000
 
 
+def _require_polls_fit(deadline_seconds: int, poll_seconds: int) -> None:
+    """A wait loop polled every poll_seconds until deadline_seconds must fit the history."""
+    polls = -(-deadline_seconds // poll_seconds)
+    if polls > MAX_POLLS:
+        raise ValueError(
+            f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
+            "in one execution's history: poll less often or shorten the deadline"
+        )
+
+
 class BackupOptions(_Strict):
     poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
     deadline_seconds: Annotated[int, Field(gt=0, le=604_800)] = 21_600
@@ -76,12 +86,7 @@ class BackupOptions(_Strict):
 
     @model_validator(mode="after")
     def _fits_the_execution_history(self) -> BackupOptions:
-        polls = -(-self.deadline_seconds // self.poll_seconds)
-        if polls > MAX_POLLS:
-            raise ValueError(
-                f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
-                "in one execution's history: poll less often or shorten the deadline"
-            )
+        _require_polls_fit(self.deadline_seconds, self.poll_seconds)
         return self
 
 
@@ -229,12 +234,7 @@ class RecommissionRequest(_Strict):
 
     @model_validator(mode="after")
     def _fits_the_execution_history(self) -> RecommissionRequest:
-        polls = -(-self.deadline_seconds // self.poll_seconds)
-        if polls > MAX_POLLS:
-            raise ValueError(
-                f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
-                "in one execution's history"
-            )
+        _require_polls_fit(self.deadline_seconds, self.poll_seconds)
         return self
 
 

@@ -20,6 +20,11 @@ from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.manifest import Action
 
 
+def _strings(item: dict[str, Any]) -> dict[str, str]:
+    """The string attributes of a DynamoDB item, as plain values."""
+    return {key: value["S"] for key, value in item.items() if "S" in value}
+
+
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
 
@@ -132,10 +137,7 @@ class RunsTable:
             FilterExpression="sk = :run",
             ExpressionAttributeValues={":run": {"S": "RUN"}},
         ):
-            runs += [
-                {key: value["S"] for key, value in item.items() if "S" in value}
-                for item in page["Items"]
-            ]
+            runs += [_strings(item) for item in page["Items"]]
         return sorted(runs, key=lambda run: run.get("started_at", ""), reverse=True)
 
     def finish_run(self, run_id: str, status: str, ended_at: datetime) -> None:
@@ -153,7 +155,7 @@ class RunsTable:
             Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
             ConsistentRead=True,
         ).get("Item")
-        return {key: value["S"] for key, value in item.items() if "S" in value} if item else None
+        return _strings(item) if item else None
 
     def append_audit(self, run_id: str, entry: Action) -> None:
         stamp = entry.at.astimezone(UTC).isoformat()

@@ -32,5 +32,10 @@ def backup_tags(run_id: str, service: str, source: str) -> dict[str, str]:
     return {RUN_ID_TAG: run_id, SERVICE_TAG: service, SOURCE_TAG: source}
 
 
+def settable(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags a create call may set: `aws:` ones (CloudFormation's, say) are AWS's own."""
+    return {key: value for key, value in tags.items() if not key.lower().startswith("aws:")}
+
+
 def as_tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in tags.items()]

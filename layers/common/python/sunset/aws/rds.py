@@ -71,6 +71,16 @@ def describe_cluster(rds: Any, cluster: str) -> dict[str, Any] | None:
         raise
 
 
+def database_status(rds: Any, kind: str, identifier: str) -> str | None:
+    """The status of a DB instance ("rds-instance") or Aurora cluster ("rds-cluster"), or None
+    when it no longer exists."""
+    if kind == "rds-instance":
+        found = describe_instance(rds, identifier)
+        return str(found["DBInstanceStatus"]) if found else None
+    cluster = describe_cluster(rds, identifier)
+    return str(cluster["Status"]) if cluster else None
+
+
 def instance_snapshot(rds: Any, snapshot_id: str) -> dict[str, Any]:
     return dict(rds.describe_db_snapshots(DBSnapshotIdentifier=snapshot_id)["DBSnapshots"][0])
 

@@ -17,6 +17,11 @@ TOMBSTONE_METHOD = "ANY"
 TOMBSTONE_STATUS = "404"
 
 
+def path_depth(path: str) -> int:
+    """How deep a resource path is: 0 for the root, 2 for /v1/predict."""
+    return 0 if path == "/" else path.count("/")
+
+
 def list_apis(rest_apis: Any) -> Iterator[dict[str, Any]]:
     for page in rest_apis.get_paginator("get_rest_apis").paginate():
         yield from page["items"]

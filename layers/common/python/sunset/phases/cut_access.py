@@ -27,7 +27,7 @@ from sunset.aws import http_api, rest_api
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
 from sunset.journal import Journal, Toolkit, running_phase
-from sunset.manifest import Manifest
+from sunset.manifest import Manifest, succeeded
 from sunset.phases.results import PhaseResult
 from sunset.safety import NotRecoverable, require_recoverable
 from sunset.tags import is_protected
@@ -124,17 +124,6 @@ def _cut_http_api(aws: AwsClients, journal: Journal, manifest: Manifest, api_id:
     return removed
 
 
-def _depth(resource: dict[str, Any]) -> int:
-    return 0 if resource["path"] == "/" else int(resource["path"].count("/"))
-
-
-def _done(manifest: Manifest, action: str, resource: str) -> bool:
-    """Whether an earlier attempt of this phase already made this change."""
-    return any(
-        a.action == action and a.resource == resource and a.result == "ok" for a in manifest.actions
-    )
-
-
 def _cut_rest_api(
     aws: AwsClients, journal: Journal, manifest: Manifest, run: RunContext, api_id: str
 ) -> list[str]:
@@ -146,7 +135,7 @@ def _cut_rest_api(
     resources = rest_api.resources(aws.rest_apis, api_id)
     root = next(r for r in resources if r["path"] == "/")
     tombstone = f"{resource}/{rest_api.TOMBSTONE_METHOD} /"
-    tombstoned = _done(manifest, TOMBSTONE_ACTION, tombstone)
+    tombstoned = succeeded(manifest.actions, TOMBSTONE_ACTION, tombstone)
     methods = set(rest_api.method_keys(resources))
     if tombstoned:
         methods.discard(f"{rest_api.TOMBSTONE_METHOD} /")
@@ -169,7 +158,7 @@ def _cut_rest_api(
         )
     # Deepest first: real API Gateway deletes children with their parent, moto leaves them
     # orphaned (and then fails GetResources), so never rely on the cascade.
-    for child in sorted(resources, key=_depth, reverse=True):
+    for child in sorted(resources, key=lambda r: rest_api.path_depth(r["path"]), reverse=True):
         if child is root:
             continue
         journal.change(

@@ -15,7 +15,8 @@ target, say) is left as it is, and Verify restore names it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,16 +43,16 @@ from sunset.manifest import (
 from sunset.phases.finish import readable_cause
 from sunset.phases.results import PhaseResult
 from sunset.request import MAX_POLLS, parse_recommission
-from sunset.tags import as_tag_list, is_protected
+from sunset.tags import as_tag_list, is_protected, settable
 
 # How long a rollback waits for endpoints and databases to come back before it gives up, and
 # the shortest poll that keeps its wait loop inside one execution's history.
 ROLLBACK_DEADLINE_SECONDS = 3_600
 ROLLBACK_MIN_POLL_SECONDS = -(-ROLLBACK_DEADLINE_SECONDS // MAX_POLLS)
 _ENDPOINT_BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
-_DB_STARTS: dict[str, tuple[str, Callable[..., Any], Callable[..., Any]]] = {
-    "rds-instance": ("rds:StartDBInstance", rds.start_instance, rds.describe_instance),
-    "rds-cluster": ("rds:StartDBCluster", rds.start_cluster, rds.describe_cluster),
+_DB_STARTS: dict[str, tuple[str, Callable[..., Any]]] = {
+    "rds-instance": ("rds:StartDBInstance", rds.start_instance),
+    "rds-cluster": ("rds:StartDBCluster", rds.start_cluster),
 }
 _DB_STOPS = {"rds:StopDBInstance": "rds-instance", "rds:StopDBCluster": "rds-cluster"}
 PROTECTED = "tagged sunset:protect=true: left alone"
@@ -63,16 +64,21 @@ def restore_lock_holder(restore_id: str) -> str:
     return f"restore:{restore_id}"
 
 
-def creatable_tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    """Tags a create call accepts: the `aws:` ones (CloudFormation's, say) are AWS's to set."""
-    return as_tag_list({k: v for k, v in tags.items() if not k.lower().startswith("aws:")})
-
-
 def _open_record(manifest: Manifest, restore_id: str, mode: RestoreMode, now: datetime) -> None:
     """Open the restore's record, or keep the one a retried Begin step already opened."""
     if any(r.restore_id == restore_id and r.outcome == "running" for r in manifest.restores):
         return
     manifest.restores.append(RestoreRecord(restore_id=restore_id, mode=mode, started_at=now))
+
+
+@contextmanager
+def collecting_failures(broken: list[str]) -> Iterator[None]:
+    """Note why one resource cannot come back, and go on with the next: one failure must not
+    keep the others down. The caller raises the failures together once all had their turn."""
+    try:
+        yield
+    except (RestoreFailed, AwsCallFailed) as exc:
+        broken.append(str(exc))
 
 
 class ComputeStatus(PhaseResult):
@@ -173,7 +179,7 @@ def _ensure_model_and_config(
 ) -> str:
     """The endpoint config to start from: kept by the decommission, or re-created from the
     capture (with its models) if someone deleted it since."""
-    tags = creatable_tags(capture.tags)
+    tags = as_tag_list(settable(capture.tags))
     for model in capture.models:
         name = model["ModelName"]
         if sagemaker.find_model(aws.sagemaker, name) is None:
@@ -250,7 +256,7 @@ def _endpoint_back(
             aws.sagemaker,
             name,
             config,
-            creatable_tags(capture.tags),
+            as_tag_list(settable(capture.tags)),
         )
         record.restored.append(f"SageMaker endpoint {name} (config {config})")
         return f"endpoint {name}: Creating"
@@ -272,14 +278,13 @@ def _endpoint_back(
 def _database_back(
     aws: AwsClients, journal: Journal, record: RestoreRecord, kind: str, identifier: str
 ) -> str | None:
-    action, start, describe = _DB_STARTS[kind]
-    current = describe(aws.rds, identifier)
-    if current is None:
+    action, start = _DB_STARTS[kind]
+    status = rds.database_status(aws.rds, kind, identifier)
+    if status is None:
         raise RestoreFailed(
             f"{kind} {identifier}, stopped by this run, no longer exists: restore it from its "
             "snapshot in the manifest"
         )
-    status = current["DBInstanceStatus" if kind == "rds-instance" else "Status"]
     if status == "available":
         return None
     if status == "stopped":
@@ -296,28 +301,20 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
     Called again after each Wait until everything is up: every action here is idempotent.
     """
     run, restore = event.run, event.restore
-    waiting: list[str] = []
+    pending: list[str | None] = []
     broken: list[str] = []
-
-    def step(bring_back: Callable[..., str | None], *args: Any) -> None:
-        # One resource that cannot come back must not keep the others down: each is tried,
-        # and the failures are raised together once all of them have had their turn.
-        try:
-            pending = bring_back(kit.aws, journal, record, *args)
-        except (RestoreFailed, AwsCallFailed) as exc:
-            broken.append(str(exc))
-        else:
-            waiting.extend([pending] if pending else [])
-
     with running_phase(kit, run, "Restart compute") as (manifest, journal):
         record = manifest.restore(restore.restore_id)
         for endpoint in manifest.require_inventory().endpoints:
             capture = manifest.backups.endpoints.get(endpoint.name)
             if capture is None:
                 continue  # never captured, so never deleted: nothing to bring back
-            step(_endpoint_back, endpoint.name, capture)
+            with collecting_failures(broken):
+                pending.append(_endpoint_back(kit.aws, journal, record, endpoint.name, capture))
         for kind, identifier in stopped_by_run(kit.runs.audit_entries(run.run_id)):
-            step(_database_back, kind, identifier)
+            with collecting_failures(broken):
+                pending.append(_database_back(kit.aws, journal, record, kind, identifier))
+        waiting = [what for what in pending if what]
         if broken:
             raise RestoreFailed("; ".join(broken) + "; no route was put back")
         deadline = restore.started_at + timedelta(seconds=restore.deadline_seconds)

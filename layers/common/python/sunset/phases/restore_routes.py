@@ -14,11 +14,11 @@ from typing import Any
 from sunset.aws import http_api, rest_api
 from sunset.aws.clients import AwsClients
 from sunset.context import RestoreStepEvent
-from sunset.errors import AwsCallFailed, RestoreFailed
+from sunset.errors import RestoreFailed
 from sunset.journal import Journal, Toolkit, running_phase
-from sunset.manifest import Action, HttpApiCapture, RestApiCapture, RestoreRecord
+from sunset.manifest import Action, HttpApiCapture, RestApiCapture, RestoreRecord, succeeded
 from sunset.phases.cut_access import TOMBSTONE_ACTION, serves_removal
-from sunset.phases.restore import PROTECTED
+from sunset.phases.restore import PROTECTED, collecting_failures
 from sunset.phases.results import PhaseResult
 from sunset.tags import is_protected
 
@@ -53,6 +53,13 @@ def _ids_back(
                 f"{what.lower()} {old} of {resource} (re-created as {created[id_key]})"
             )
     return mapping
+
+
+def _gone(label: str, api_id: str, what: str) -> RestoreFailed:
+    return RestoreFailed(
+        f"{label} {api_id} no longer exists, so its {what} cannot be put back on it; its "
+        "capture is in the manifest"
+    )
 
 
 def _left_alone(journal: Journal, resource: str, tags: dict[str, str]) -> bool:
@@ -123,10 +130,7 @@ def restore_http_api(
     client = aws.http_apis
     api = http_api.get_api(client, api_id)
     if api is None:
-        raise RestoreFailed(
-            f"HTTP API {api_id} no longer exists, so its routes cannot be put back on it; its "
-            "capture is in the manifest"
-        )
+        raise _gone("HTTP API", api_id, "routes")
     if _left_alone(journal, resource, api.get("Tags", {})):
         return
     integrations = _ids_back(
@@ -196,18 +200,12 @@ def restore_http_api(
         record.restored.append(f"custom domain mapping {key[0]}/{key[1]} -> HTTP API {api_id}")
 
 
-def _depth(path: str) -> int:
-    return 0 if path == "/" else path.count("/")
-
-
 def _remove_own_tombstone(
     client: Any, journal: Journal, audit: list[Action], api_id: str, root: dict[str, Any]
 ) -> bool:
     """Take off the tombstone this run put on the root, if it is still there and still ours."""
     tombstone = f"rest-api/{api_id}/{rest_api.TOMBSTONE_METHOD} /"
-    ours = any(
-        a.action == TOMBSTONE_ACTION and a.resource == tombstone and a.result == "ok" for a in audit
-    )
+    ours = succeeded(audit, TOMBSTONE_ACTION, tombstone)
     methods = root.get("resourceMethods") or {}
     if not (ours and rest_api.is_tombstone(methods.get(rest_api.TOMBSTONE_METHOD))):
         return False
@@ -239,15 +237,12 @@ def restore_rest_api(
     client = aws.rest_apis
     api = rest_api.get_api(client, api_id)
     if api is None:
-        raise RestoreFailed(
-            f"REST API {api_id} no longer exists, so its methods cannot be put back on it; its "
-            "capture is in the manifest"
-        )
+        raise _gone("REST API", api_id, "methods")
     if _left_alone(journal, resource, api.get("tags", {})):
         return
     live = {r["path"]: r for r in rest_api.resources(client, api_id)}
     changed = _remove_own_tombstone(client, journal, audit, api_id, live["/"])
-    for captured in sorted(capture.resources, key=lambda r: _depth(r["path"])):
+    for captured in sorted(capture.resources, key=lambda r: rest_api.path_depth(r["path"])):
         path = captured["path"]
         if path not in live:
             parent = path.rsplit("/", 1)[0] or "/"
@@ -284,9 +279,9 @@ def restore_rest_api(
         if name not in stages:
             continue  # deleted since the shutdown: Verify restore names it
         current = stages[name].get("deploymentId")
-        deployment = rest_api.deployment(client, api_id, current) if current else None
-        if not changed and current and not serves_removal(deployment):
-            continue
+        if not changed and current:
+            if not serves_removal(rest_api.deployment(client, api_id, current)):
+                continue
         journal.change(
             "apigateway:CreateDeployment",
             f"{resource}/stage/{name}",
@@ -310,21 +305,16 @@ def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
         # What every restore of this run re-created, oldest first: a later one reuses it.
         known = {k: v for r in manifest.restores for k, v in r.recreated.items()}
         broken: list[str] = []
-        # Each API is tried even when another cannot be restored; the failures come together.
         for http in inventory.http_apis:
             capture = manifest.backups.http_apis.get(http.api_id)
             if capture is not None:
-                try:
+                with collecting_failures(broken):
                     restore_http_api(kit.aws, journal, record, run.run_id, capture, known)
-                except (RestoreFailed, AwsCallFailed) as exc:
-                    broken.append(str(exc))
         for rest in inventory.rest_apis:
             rest_capture = manifest.backups.rest_apis.get(rest.api_id)
             if rest_capture is not None:
-                try:
+                with collecting_failures(broken):
                     restore_rest_api(kit.aws, journal, record, run.run_id, audit, rest_capture)
-                except (RestoreFailed, AwsCallFailed) as exc:
-                    broken.append(str(exc))
         if broken:
             raise RestoreFailed("; ".join(broken))
         done = len(record.restored) - before

@@ -192,11 +192,9 @@ def _status(aws: AwsClients, test: RestoreTest, instance: bool = False) -> str:
         volume = ec2.volume(aws.ec2, test.restored_id)
         return str(volume["State"]) if volume else "missing"
     if test.kind == "rds-instance" or instance:
-        identifier = test.instance_id if instance else test.restored_id
-        db = rds.describe_instance(aws.rds, identifier or "")
-        return str(db["DBInstanceStatus"]) if db else "missing"
-    cluster = rds.describe_cluster(aws.rds, test.restored_id)
-    return str(cluster["Status"]) if cluster else "missing"
+        identifier = (test.instance_id if instance else test.restored_id) or ""
+        return rds.database_status(aws.rds, "rds-instance", identifier) or "missing"
+    return rds.database_status(aws.rds, "rds-cluster", test.restored_id) or "missing"
 
 
 def _advance(aws: AwsClients, journal: Journal, manifest: Manifest, test: RestoreTest) -> None:

@@ -104,15 +104,11 @@ def check_backups(run: RunContext, kit: Toolkit) -> BackupProgress:
     )
 
 
-def _check(name: str, expected: Any, actual: Any) -> Check:
-    return Check(name=name, expected=expected, actual=actual, ok=expected == actual)
-
-
 def _tag_checks(tags: dict[str, str], manifest: Manifest, source_tag: str) -> list[Check]:
     return [
-        _check(f"tag {RUN_ID_TAG}", manifest.run_id, tags.get(RUN_ID_TAG)),
-        _check(f"tag {SERVICE_TAG}", manifest.service, tags.get(SERVICE_TAG)),
-        _check(f"tag {SOURCE_TAG}", source_tag, tags.get(SOURCE_TAG)),
+        Check.compare(f"tag {RUN_ID_TAG}", manifest.run_id, tags.get(RUN_ID_TAG)),
+        Check.compare(f"tag {SERVICE_TAG}", manifest.service, tags.get(SERVICE_TAG)),
+        Check.compare(f"tag {SOURCE_TAG}", source_tag, tags.get(SOURCE_TAG)),
     ]
 
 
@@ -120,41 +116,41 @@ def _snapshot_checks(
     record: SnapshotRecord, snapshot: dict[str, Any], inventory: Inventory, manifest: Manifest
 ) -> list[Check]:
     """Compare a complete snapshot with the resource it was taken from."""
-    checks = [_check("status", COMPLETE[record.kind], _status(record.kind, snapshot))]
+    checks = [Check.compare("status", COMPLETE[record.kind], _status(record.kind, snapshot))]
     if record.kind == "ebs":
         volume = next(v for v in inventory.volumes if v.volume_id == record.source_id)
         checks += [
-            _check("progress", "100%", snapshot.get("Progress")),
-            _check("volume id", volume.volume_id, snapshot.get("VolumeId")),
-            _check("size (GiB)", volume.size_gib, snapshot.get("VolumeSize")),
-            _check("encrypted", volume.encrypted, bool(snapshot.get("Encrypted"))),
+            Check.compare("progress", "100%", snapshot.get("Progress")),
+            Check.compare("volume id", volume.volume_id, snapshot.get("VolumeId")),
+            Check.compare("size (GiB)", volume.size_gib, snapshot.get("VolumeSize")),
+            Check.compare("encrypted", volume.encrypted, bool(snapshot.get("Encrypted"))),
         ]
         if volume.encrypted:
-            checks.append(_check("KMS key", volume.kms_key_id, snapshot.get("KmsKeyId")))
+            checks.append(Check.compare("KMS key", volume.kms_key_id, snapshot.get("KmsKeyId")))
         return checks + _tag_checks(tag_dict(snapshot.get("Tags")), manifest, volume.volume_id)
     if record.kind == "rds-instance":
         db = next(d for d in inventory.db_instances if d.identifier == record.source_id)
         checks += [
-            _check("instance", db.identifier, snapshot.get("DBInstanceIdentifier")),
-            _check("engine", db.engine, snapshot.get("Engine")),
-            _check(
+            Check.compare("instance", db.identifier, snapshot.get("DBInstanceIdentifier")),
+            Check.compare("engine", db.engine, snapshot.get("Engine")),
+            Check.compare(
                 "allocated storage (GiB)",
                 db.allocated_storage_gib,
                 snapshot.get("AllocatedStorage"),
             ),
-            _check("encrypted", db.encrypted, bool(snapshot.get("Encrypted"))),
+            Check.compare("encrypted", db.encrypted, bool(snapshot.get("Encrypted"))),
         ]
         if db.encrypted:
-            checks.append(_check("KMS key", db.kms_key_id, snapshot.get("KmsKeyId")))
+            checks.append(Check.compare("KMS key", db.kms_key_id, snapshot.get("KmsKeyId")))
         return checks + _tag_checks(tag_dict(snapshot.get("TagList")), manifest, db.arn)
     cluster = next(c for c in inventory.db_clusters if c.identifier == record.source_id)
     checks += [
-        _check("cluster", cluster.identifier, snapshot.get("DBClusterIdentifier")),
-        _check("engine", cluster.engine, snapshot.get("Engine")),
-        _check("encrypted", cluster.encrypted, bool(snapshot.get("StorageEncrypted"))),
+        Check.compare("cluster", cluster.identifier, snapshot.get("DBClusterIdentifier")),
+        Check.compare("engine", cluster.engine, snapshot.get("Engine")),
+        Check.compare("encrypted", cluster.encrypted, bool(snapshot.get("StorageEncrypted"))),
     ]
     if cluster.encrypted:
-        checks.append(_check("KMS key", cluster.kms_key_id, snapshot.get("KmsKeyId")))
+        checks.append(Check.compare("KMS key", cluster.kms_key_id, snapshot.get("KmsKeyId")))
     return checks + _tag_checks(tag_dict(snapshot.get("TagList")), manifest, cluster.arn)
 
 
@@ -162,7 +158,7 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     """The capture is complete and still matches what a restore will need."""
     capture = manifest.backups.endpoints.get(endpoint.name)
     if capture is None:
-        return [_check("configuration captured", True, False)]
+        return [Check.compare("configuration captured", True, False)]
     config = capture.endpoint_config
     variants = config.get("ProductionVariants", [])
     wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
@@ -170,18 +166,20 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     live_endpoint = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
     live_tags = sagemaker.tags_of(aws.sagemaker, endpoint.arn) if live_endpoint else "missing"
     checks = [
-        _check("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
-        _check("tags captured", live_tags, capture.tags),
-        _check(
+        Check.compare("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
+        Check.compare("tags captured", live_tags, capture.tags),
+        Check.compare(
             "endpoint runs the captured config",
             endpoint.endpoint_config_name,
             live_endpoint.get("EndpointConfigName") if live_endpoint else "missing",
         ),
-        _check("config captured", endpoint.endpoint_config_name, config.get("EndpointConfigName")),
-        _check(
+        Check.compare(
+            "config captured", endpoint.endpoint_config_name, config.get("EndpointConfigName")
+        ),
+        Check.compare(
             "models captured", wanted_models, sorted(m.get("ModelName", "") for m in capture.models)
         ),
-        _check(
+        Check.compare(
             "config still exists, unchanged",
             variants,
             live_config.get("ProductionVariants") if live_config else "missing",
@@ -189,7 +187,7 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     ]
     for model in wanted_models:
         checks.append(
-            _check(
+            Check.compare(
                 f"model {model} still exists",
                 True,
                 sagemaker.find_model(aws.sagemaker, model) is not None,
@@ -200,7 +198,7 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
     ]
     live_targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
     checks.append(
-        _check(
+        Check.compare(
             "autoscaling targets captured",
             sorted(t["ResourceId"] for t in live_targets),
             sorted(t["ResourceId"] for t in capture.scalable_targets),
@@ -227,25 +225,27 @@ def _fields(items: list[dict[str, Any]], names: tuple[str, ...]) -> list[list[An
 def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
     capture = manifest.backups.http_apis.get(api_id)
     if capture is None:
-        return [_check("configuration captured", True, False)]
+        return [Check.compare("configuration captured", True, False)]
     routes = http_api.routes(aws.http_apis, api_id)
     used_authorizers = sorted({r["AuthorizerId"] for r in routes if r.get("AuthorizerId")})
     return [
-        _check("routes", _fields(routes, _ROUTE_FIELDS), _fields(capture.routes, _ROUTE_FIELDS)),
-        _check(
+        Check.compare(
+            "routes", _fields(routes, _ROUTE_FIELDS), _fields(capture.routes, _ROUTE_FIELDS)
+        ),
+        Check.compare(
             "integrations",
             _fields(http_api.integrations(aws.http_apis, api_id), _INTEGRATION_FIELDS),
             _fields(capture.integrations, _INTEGRATION_FIELDS),
         ),
-        _check(
+        Check.compare(
             "authorizers", used_authorizers, sorted(a["AuthorizerId"] for a in capture.authorizers)
         ),
-        _check(
+        Check.compare(
             "stages",
             sorted(s["StageName"] for s in http_api.stages(aws.http_apis, api_id)),
             sorted(s["StageName"] for s in capture.stages),
         ),
-        _check(
+        Check.compare(
             "domain mappings",
             sorted(m["ApiMappingId"] for m in http_api.api_mappings_of(aws.http_apis, api_id)),
             sorted(m["ApiMappingId"] for m in capture.api_mappings),
@@ -274,7 +274,7 @@ def _rest_methods(resources: list[dict[str, Any]]) -> list[list[Any]]:
 def _rest_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
     capture = manifest.backups.rest_apis.get(api_id)
     if capture is None:
-        return [_check("configuration captured", True, False)]
+        return [Check.compare("configuration captured", True, False)]
     resources = rest_api.resources(aws.rest_apis, api_id)
     missing_integrations = [
         f"{verb} {r['path']}"
@@ -283,9 +283,9 @@ def _rest_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[C
         if "methodIntegration" not in method
     ]
     return [
-        _check("methods", _rest_methods(resources), _rest_methods(capture.resources)),
-        _check("every method's integration captured", [], missing_integrations),
-        _check(
+        Check.compare("methods", _rest_methods(resources), _rest_methods(capture.resources)),
+        Check.compare("every method's integration captured", [], missing_integrations),
+        Check.compare(
             "stages",
             sorted(s["stageName"] for s in rest_api.stages(aws.rest_apis, api_id)),
             sorted(s["stageName"] for s in capture.stages),

@@ -19,10 +19,7 @@ from sunset.manifest import Action, Check, EndpointCapture, HttpApiCapture, Rest
 from sunset.phases.cut_access import serves_removal
 from sunset.phases.restore import stopped_by_run
 from sunset.phases.results import PhaseResult
-
-
-def _check(name: str, expected: Any, actual: Any) -> Check:
-    return Check(name=name, expected=expected, actual=actual, ok=expected == actual)
+from sunset.tags import settable
 
 
 def _variants(config: dict[str, Any] | None) -> list[list[Any]]:
@@ -61,18 +58,19 @@ def endpoint_checks(aws: AwsClients, name: str, capture: EndpointCapture) -> lis
         for policy in autoscaling.scaling_policies(aws.autoscaling, target["ResourceId"])
     ]
     prefix = f"endpoint {name}"
-    # aws: tags are AWS's own (CloudFormation's, say): a restore cannot set them.
-    wanted_tags = {k: v for k, v in capture.tags.items() if not k.lower().startswith("aws:")}
+    wanted_tags = settable(capture.tags)  # a restore cannot set AWS's own aws: tags
     return [
-        _check(f"{prefix} status", "InService", current.get("EndpointStatus", "missing")),
-        _check(
+        Check.compare(f"{prefix} status", "InService", current.get("EndpointStatus", "missing")),
+        Check.compare(
             f"{prefix} endpoint config",
             capture.endpoint_config["EndpointConfigName"],
             config_name,
         ),
-        _check(f"{prefix} variants", _variants(capture.endpoint_config), _variants(config)),
-        _check(f"{prefix} tags", wanted_tags, {k: v for k, v in tags.items() if k in wanted_tags}),
-        _check(
+        Check.compare(f"{prefix} variants", _variants(capture.endpoint_config), _variants(config)),
+        Check.compare(
+            f"{prefix} tags", wanted_tags, {k: v for k, v in tags.items() if k in wanted_tags}
+        ),
+        Check.compare(
             f"{prefix} autoscaling",
             _scaling(capture.scalable_targets, capture.scaling_policies),
             _scaling(targets, policies),
@@ -122,13 +120,13 @@ def http_api_checks(aws: AwsClients, capture: HttpApiCapture) -> list[Check]:
     mappings = [m for m in http_api.api_mappings_of(client, api_id) if m["DomainName"] in domains]
     prefix = f"HTTP API {api_id}"
     checks = [
-        _check(
+        Check.compare(
             f"{prefix} routes",
             _routes(capture.routes, capture.integrations, capture.authorizers),
             live,
         ),
-        _check(f"{prefix} stages", _stages(capture.stages), _stages(stages)),
-        _check(
+        Check.compare(f"{prefix} stages", _stages(capture.stages), _stages(stages)),
+        Check.compare(
             f"{prefix} domain mappings",
             sorted(
                 [m["DomainName"], m.get("ApiMappingKey", ""), m["Stage"]]
@@ -163,7 +161,7 @@ def _methods(resources: list[dict[str, Any]]) -> list[list[Any]]:
     )
 
 
-def rest_api_checks(aws: AwsClients, capture: RestApiCapture, run_id: str) -> list[Check]:
+def rest_api_checks(aws: AwsClients, capture: RestApiCapture) -> list[Check]:
     """The captured methods with their authorization and integration, no tombstone, and every
     captured stage on a deployment that is not the one made with the routes removed."""
     client, api_id = aws.rest_apis, capture.api["id"]
@@ -172,7 +170,7 @@ def rest_api_checks(aws: AwsClients, capture: RestApiCapture, run_id: str) -> li
     captured = _methods(capture.resources)
     keys = {method[0] for method in captured}
     checks = [
-        _check(
+        Check.compare(
             f"{prefix} methods",
             captured,
             [method for method in _methods(resources) if method[0] in keys],
@@ -209,13 +207,8 @@ def database_checks(aws: AwsClients, audit: list[Action]) -> list[Check]:
     """Every database this run stopped is available again."""
     checks = []
     for kind, identifier in stopped_by_run(audit):
-        if kind == "rds-instance":
-            found = rds.describe_instance(aws.rds, identifier)
-            status = found["DBInstanceStatus"] if found else "missing"
-        else:
-            found = rds.describe_cluster(aws.rds, identifier)
-            status = found["Status"] if found else "missing"
-        checks.append(_check(f"{kind} {identifier} status", "available", status))
+        status = rds.database_status(aws.rds, kind, identifier) or "missing"
+        checks.append(Check.compare(f"{kind} {identifier} status", "available", status))
     return checks
 
 
@@ -233,7 +226,7 @@ def verify_restore(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
         for http_capture in backups.http_apis.values():
             checks += http_api_checks(kit.aws, http_capture)
         for rest_capture in backups.rest_apis.values():
-            checks += rest_api_checks(kit.aws, rest_capture, run.run_id)
+            checks += rest_api_checks(kit.aws, rest_capture)
         checks += database_checks(kit.aws, audit)
         record.checks = checks
         failed = record.failed_checks()
