@@ -61,6 +61,27 @@ class Inbox:
         return [notice.phase for notice in self.notices()]
 
 
+def artifact(sandbox: Sandbox, run_id: str, name: str) -> str:
+    """One of the run's artifacts in the bucket: manifest.json, audit.jsonl, report.md."""
+    body = sandbox.client("s3").get_object(
+        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/{name}"
+    )["Body"]
+    return str(body.read().decode("utf-8"))
+
+
+def manifest_of(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
+    return dict(json.loads(artifact(sandbox, run_id, "manifest.json")))
+
+
+def lock_holder(sandbox: Sandbox, service: str) -> str | None:
+    """Who holds the service's lock in the runs table, if anyone."""
+    item = sandbox.client("dynamodb").get_item(
+        TableName=sandbox.outputs["RunsTableName"],
+        Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
+    )
+    return item["Item"]["run_id"]["S"] if "Item" in item else None
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as sb:

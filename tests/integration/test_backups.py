@@ -19,16 +19,9 @@ from sunset.phases.backup import back_up
 from sunset.phases.discover import discover
 from sunset.phases.prepare import prepare
 from sunset.runs import RunsTable
-from tests.conftest import Inbox
+from tests.conftest import Inbox, manifest_of
 
 FAST = {"poll_seconds": 1, "deadline_seconds": 120}
-
-
-def _manifest(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/manifest.json"
-    )["Body"]
-    return dict(json.loads(body.read()))
 
 
 def _service_intact(sandbox: Sandbox, service: SampleService) -> None:
@@ -64,7 +57,7 @@ def test_the_run_waits_for_pending_snapshots_then_verifies_them(
     assert states.index("Verify backups") < states.index("Checkpoint: backups verified")
     assert states.index("Checkpoint: backups verified") < states.index("Remove API routes")
     # and every backup is complete and verified, with each comparison on record
-    manifest = _manifest(sandbox, "waits")
+    manifest = manifest_of(sandbox, "waits")
     snapshots = manifest["backups"]["snapshots"]
     assert {s["status"] for s in snapshots} == {"completed", "available"}
     assert all(s["completed_at"] for s in snapshots)
@@ -215,7 +208,7 @@ def test_restore_tests_restore_every_snapshot_then_clean_up(
     for state in ("Start restore tests", "Check restore tests", "Clean up restore tests"):
         assert state in states
     assert states.index("Clean up restore tests") < states.index("Checkpoint: backups verified")
-    tests = _manifest(sandbox, "restore-test")["backups"]["restore_tests"]
+    tests = manifest_of(sandbox, "restore-test")["backups"]["restore_tests"]
     assert {(t["kind"], t["result"], t["cleaned_up"]) for t in tests} == {
         ("ebs", "passed", True),
         ("rds-instance", "passed", True),
@@ -285,7 +278,7 @@ def test_a_later_run_never_touches_an_earlier_runs_snapshots(
     ids = sorted(s["DBSnapshotIdentifier"] for s in manual["DBSnapshots"])
     assert len(ids) == 2 and ids[0] != ids[1]
     by_run = {
-        run_id: {s["snapshot_id"] for s in _manifest(sandbox, run_id)["backups"]["snapshots"]}
+        run_id: {s["snapshot_id"] for s in manifest_of(sandbox, run_id)["backups"]["snapshots"]}
         for run_id in ("first", "second")
     }
     assert not by_run["first"] & by_run["second"]
@@ -320,7 +313,7 @@ def test_a_restore_test_that_fails_deletes_every_copy_and_removes_nothing(
     names = [d["DBInstanceIdentifier"] for d in rds.describe_db_instances()["DBInstances"]]
     names += [c["DBClusterIdentifier"] for c in rds.describe_db_clusters()["DBClusters"]]
     assert not [name for name in names if name.startswith("sunset-rt-")]
-    tests = _manifest(sandbox, "restore-fails")["backups"]["restore_tests"]
+    tests = manifest_of(sandbox, "restore-fails")["backups"]["restore_tests"]
     assert all(t["cleaned_up"] for t in tests)
 
 

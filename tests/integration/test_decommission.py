@@ -9,7 +9,7 @@ import pytest
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox
+from tests.conftest import Inbox, artifact, manifest_of
 
 RUN_ID = "chat-assistant-2026-11-25"
 
@@ -63,7 +63,7 @@ def test_endpoints_are_gone_but_configs_models_and_autoscaling_capture_are_kept(
         ServiceNamespace="sagemaker"
     )["ScalableTargets"]
     assert targets == []
-    manifest = _manifest(sandbox, RUN_ID)
+    manifest = manifest_of(sandbox, RUN_ID)
     for endpoint in service.endpoints:
         capture = manifest["backups"]["endpoints"][endpoint]
         assert capture["endpoint"]["EndpointName"] == endpoint
@@ -82,7 +82,7 @@ def test_http_routes_are_removed_and_the_api_with_its_integrations_kept(
     # Then
     assert http.get_routes(ApiId=service.http_api_id)["Items"] == []
     assert http.get_integrations(ApiId=service.http_api_id)["Items"]
-    capture = _manifest(sandbox, RUN_ID)["backups"]["http_apis"][service.http_api_id]
+    capture = manifest_of(sandbox, RUN_ID)["backups"]["http_apis"][service.http_api_id]
     assert sorted(r["RouteKey"] for r in capture["routes"]) == sorted(service.http_route_keys)
     assert [a["AuthorizerType"] for a in capture["authorizers"]] == ["JWT"]
 
@@ -103,7 +103,7 @@ def test_rest_methods_are_removed_and_the_stage_redeployed(
     )
     assert RUN_ID in deployment["description"]
     # and the original methods are captured
-    capture = _manifest(sandbox, RUN_ID)["backups"]["rest_apis"][service.rest_api_id]
+    capture = manifest_of(sandbox, RUN_ID)["backups"]["rest_apis"][service.rest_api_id]
     paths = {r["path"]: sorted(r.get("resourceMethods", {})) for r in capture["resources"]}
     assert paths["/v1/predict"] == ["POST"] and paths["/v1/embed"] == ["POST"]
 
@@ -148,11 +148,11 @@ def test_protected_volume_is_untouched_and_reported(
     volume = ec2.describe_volumes(VolumeIds=[service.protected_volume])["Volumes"][0]
     assert volume["State"] == "available"
     # and it is named in the manifest and the report
-    manifest = _manifest(sandbox, RUN_ID)
+    manifest = manifest_of(sandbox, RUN_ID)
     assert manifest["inventory"]["protected"] == [
         {"kind": "ebs-volume", "resource_id": service.protected_volume}
     ]
-    assert f"{service.protected_volume} | PROTECTED" in _artifact(sandbox, RUN_ID, "report.md")
+    assert f"{service.protected_volume} | PROTECTED" in artifact(sandbox, RUN_ID, "report.md")
 
 
 def test_people_receive_one_notice_per_phase_with_filterable_attributes(
@@ -190,9 +190,9 @@ def test_people_receive_one_notice_per_phase_with_filterable_attributes(
 
 def test_artifacts_record_every_change_with_its_request_id(sandbox: Sandbox, finished: Any) -> None:
     # When
-    audit = [json.loads(line) for line in _artifact(sandbox, RUN_ID, "audit.jsonl").splitlines()]
-    report = _artifact(sandbox, RUN_ID, "report.md")
-    manifest = _manifest(sandbox, RUN_ID)
+    audit = [json.loads(line) for line in artifact(sandbox, RUN_ID, "audit.jsonl").splitlines()]
+    report = artifact(sandbox, RUN_ID, "report.md")
+    manifest = manifest_of(sandbox, RUN_ID)
     # Then every AWS change in the audit trail has a request id and succeeded
     changes = [e for e in audit if ":" in e["action"]]
     assert {e["action"] for e in changes} >= {
@@ -281,9 +281,9 @@ def test_error_lines_during_the_run_are_found_and_reported(
     run = sandbox.run("decommission", service.request(), name="with-errors")
     # Then the run records the line, and says so
     assert run.status == "SUCCEEDED", run.cause
-    check = _manifest(sandbox, "with-errors")["log_check"]
+    check = manifest_of(sandbox, "with-errors")["log_check"]
     assert [(f["log_group"], f["pattern"]) for f in check["findings"]] == [(group, "ERROR")]
-    assert "upstream endpoint chat-assistant-llm not found" in _artifact(
+    assert "upstream endpoint chat-assistant-llm not found" in artifact(
         sandbox, "with-errors", "report.md"
     )
 
@@ -298,17 +298,6 @@ def test_databases_are_stopped_when_asked(sandbox: Sandbox, service: SampleServi
     assert db["DBInstanceStatus"] == "stopped"
     cluster = rds.describe_db_clusters(DBClusterIdentifier=service.db_cluster)["DBClusters"][0]
     assert cluster["Status"] == "stopped"
-
-
-def _artifact(sandbox: Sandbox, run_id: str, name: str) -> str:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/{name}"
-    )["Body"]
-    return str(body.read().decode("utf-8"))
-
-
-def _manifest(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
-    return dict(json.loads(_artifact(sandbox, run_id, "manifest.json")))
 
 
 def test_the_sandbox_api_is_plain_boto3(sandbox: Sandbox) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from sunset.local import Run, Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox
+from tests.conftest import Inbox, artifact, lock_holder, manifest_of
 from tests.integration.second_service import seed_second_service
 from tests.integration.servicestate import ServiceShape, service_state
 
@@ -24,35 +24,6 @@ def sample_shape(service: SampleService) -> ServiceShape:
         db_instances=[service.db_instance],
         db_clusters=[service.db_cluster],
     )
-
-
-def manifest_of(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/manifest.json"
-    )["Body"]
-    return dict(json.loads(body.read()))
-
-
-def report_of(sandbox: Sandbox, run_id: str) -> str:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/report.md"
-    )["Body"]
-    return str(body.read().decode())
-
-
-def audit_of(sandbox: Sandbox, run_id: str) -> str:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/audit.jsonl"
-    )["Body"]
-    return str(body.read().decode())
-
-
-def lock_holder(sandbox: Sandbox, service: str) -> str | None:
-    item = sandbox.client("dynamodb").get_item(
-        TableName=sandbox.outputs["RunsTableName"],
-        Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
-    )
-    return item["Item"]["run_id"]["S"] if "Item" in item else None
 
 
 def recommission(sandbox: Sandbox, run_id: str, name: str = "restore-1") -> Run:
@@ -91,10 +62,10 @@ def test_the_sample_service_comes_back_exactly_as_it_was(
     record = manifest_of(sandbox, "retire")["restores"][0]
     assert record["mode"] == "recommission" and record["outcome"] == "restored"
     assert record["checks"] and all(check["ok"] for check in record["checks"])
-    report = report_of(sandbox, "retire")
+    report = artifact(sandbox, "retire", "report.md")
     assert "## Restores" in report and "restore-1" in report
     # and every change the restore made is in the audit trail with its AWS request id
-    audit = [json.loads(line) for line in audit_of(sandbox, "retire").splitlines()]
+    audit = [json.loads(line) for line in artifact(sandbox, "retire", "audit.jsonl").splitlines()]
     restoring = [a for a in audit if a["phase"] in {"Restart compute", "Restore API routes"}]
     assert {a["action"] for a in restoring} >= {
         "sagemaker:CreateEndpoint",

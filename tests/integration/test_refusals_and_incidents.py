@@ -11,7 +11,7 @@ import pytest
 
 from sunset.local import Run, Sandbox
 from sunset.local.sample import SampleService, seed_sample_service
-from tests.conftest import Inbox
+from tests.conftest import Inbox, lock_holder
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MALFORMED = json.loads((EVENTS / "malformed" / "EXPECTED.json").read_text())
@@ -52,14 +52,6 @@ def _volume_snapshots(sandbox: Sandbox, service: SampleService) -> list[dict[str
     return list(sandbox.client("ec2").describe_snapshots(Filters=filters)["Snapshots"])
 
 
-def _no_lock(sandbox: Sandbox, service: str) -> None:
-    item = sandbox.client("dynamodb").get_item(
-        TableName=sandbox.outputs["RunsTableName"],
-        Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
-    )
-    assert "Item" not in item
-
-
 class TestBadInput:
     @pytest.fixture(scope="class")
     def world(self) -> Iterator[tuple[Sandbox, SampleService, Inbox]]:
@@ -83,7 +75,7 @@ class TestBadInput:
         # and nothing was changed, announced, locked or written
         _untouched(sandbox, service)
         assert inbox.notices() == []
-        _no_lock(sandbox, service.name)
+        assert lock_holder(sandbox, service.name) is None
         listing = sandbox.client("s3").list_objects_v2(
             Bucket=sandbox.outputs["ArtifactsBucketName"]
         )
@@ -114,7 +106,7 @@ def test_second_run_for_a_locked_service_is_refused_while_the_first_completes(
     assert first.status == "SUCCEEDED", first.cause
     # and nobody was told about the refused run
     assert {n.attributes["run_id"] for n in inbox.notices()} == {"first"}
-    _no_lock(sandbox, service.name)
+    assert lock_holder(sandbox, service.name) is None
 
 
 def test_failure_during_backup_sends_incident_and_removes_nothing(
@@ -168,7 +160,7 @@ def test_failure_during_backup_sends_incident_and_removes_nothing(
     assert [(a["action"], a["resource"]) for a in failed_calls] == [
         ("ec2:CreateSnapshot", vanished)
     ]
-    _no_lock(sandbox, service.name)
+    assert lock_holder(sandbox, service.name) is None
 
 
 def test_explicit_ids_limit_the_run_to_what_is_named(

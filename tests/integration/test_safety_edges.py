@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox
-
-
-def _manifest(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
-    body = sandbox.client("s3").get_object(
-        Bucket=sandbox.outputs["ArtifactsBucketName"], Key=f"runs/{run_id}/manifest.json"
-    )["Body"]
-    return dict(json.loads(body.read()))
+from tests.conftest import Inbox, lock_holder, manifest_of
 
 
 def _artifacts(sandbox: Sandbox, run_id: str) -> set[str]:
@@ -22,14 +14,6 @@ def _artifacts(sandbox: Sandbox, run_id: str) -> set[str]:
         Bucket=sandbox.outputs["ArtifactsBucketName"], Prefix=f"runs/{run_id}/"
     )
     return {item["Key"].rsplit("/", 1)[-1] for item in listing.get("Contents", [])}
-
-
-def _lock(sandbox: Sandbox, service: str) -> dict[str, Any] | None:
-    item = sandbox.client("dynamodb").get_item(
-        TableName=sandbox.outputs["RunsTableName"],
-        Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
-    )
-    return item.get("Item")
 
 
 def test_a_protected_aurora_member_keeps_its_whole_cluster_out(
@@ -52,7 +36,7 @@ def test_a_protected_aurora_member_keeps_its_whole_cluster_out(
         DBClusterIdentifier=service.db_cluster, SnapshotType="manual"
     )["DBClusterSnapshots"]
     assert snapshots == []
-    inventory = _manifest(sandbox, "aurora")["inventory"]
+    inventory = manifest_of(sandbox, "aurora")["inventory"]
     assert inventory["db_clusters"] == []
     assert {"kind": "rds-instance", "resource_id": f"{service.db_cluster}-1"} in inventory[
         "protected"
@@ -87,7 +71,7 @@ def test_a_route_added_after_the_backup_stops_the_run_before_that_api_is_touched
     assert len(sandbox.client("sagemaker").list_endpoints()["Endpoints"]) == 2
     assert inbox.phases()[-1] == "ROLLED_BACK"
     assert "Nothing needed bringing back." in inbox.notices()[-1].body
-    assert _lock(sandbox, service.name) is None
+    assert lock_holder(sandbox, service.name) is None
 
 
 def test_an_endpoint_protected_since_discovery_is_left_running_and_said_so(
@@ -111,7 +95,9 @@ def test_an_endpoint_protected_since_discovery_is_left_running_and_said_so(
     stopped = next(n for n in inbox.notices() if n.phase == "STOPPED")
     assert "some left RUNNING" in stopped.subject
     assert f"SageMaker endpoint {llm}: tagged sunset:protect=true since discovery" in stopped.body
-    skipped = [a for a in _manifest(sandbox, "late-protect")["actions"] if a["result"] == "skipped"]
+    skipped = [
+        a for a in manifest_of(sandbox, "late-protect")["actions"] if a["result"] == "skipped"
+    ]
     assert [(a["action"], a["resource"]) for a in skipped] == [
         ("skip endpoint", f"sagemaker-endpoint/{llm}")
     ]
@@ -127,7 +113,7 @@ def test_http_api_stages_and_domain_mappings_are_removed_and_captured(
     http = sandbox.client("apigatewayv2")
     assert http.get_stages(ApiId=service.http_api_id)["Items"] == []
     assert http.get_api_mappings(DomainName=service.domain_name)["Items"] == []
-    capture = _manifest(sandbox, "stages")["backups"]["http_apis"][service.http_api_id]
+    capture = manifest_of(sandbox, "stages")["backups"]["http_apis"][service.http_api_id]
     assert sorted(s["StageName"] for s in capture["stages"]) == sorted(service.http_stages)
     assert [(m["DomainName"], m["ApiMappingKey"]) for m in capture["api_mappings"]] == [
         (service.domain_name, "v1")
@@ -167,9 +153,9 @@ def test_when_sns_is_gone_at_the_end_the_lock_is_still_released_and_evidence_wri
         "Release lock (last resort)",
         "Run failed, incident not reported",
     ]
-    assert _lock(sandbox, service.name) is None
+    assert lock_holder(sandbox, service.name) is None
     assert _artifacts(sandbox, "no-sns") == {"manifest.json", "audit.jsonl", "report.md"}
-    manifest = _manifest(sandbox, "no-sns")
+    manifest = manifest_of(sandbox, "no-sns")
     assert manifest["outcome"] == "failed"
     failed = [a["action"] for a in manifest["actions"] if a["result"] == "failed"]
     assert failed == ["notify COMPLETED", "notify INCIDENT"]
@@ -190,7 +176,7 @@ def test_prepare_failing_after_taking_the_lock_releases_it(
     # Then
     assert run.status == "FAILED"
     assert run.states_entered == ["Prepare", "Prepare failed"]
-    assert _lock(sandbox, service.name) is None
+    assert lock_holder(sandbox, service.name) is None
 
 
 def test_a_database_already_stopped_by_someone_else_is_not_stopped_twice(
@@ -207,7 +193,7 @@ def test_a_database_already_stopped_by_someone_else_is_not_stopped_twice(
     run = sandbox.run("decommission", service.request(stop_databases=True), name="stopped")
     # Then
     assert run.status == "SUCCEEDED", run.cause
-    actions = _manifest(sandbox, "stopped")["actions"]
+    actions = manifest_of(sandbox, "stopped")["actions"]
     skip = next(
         a
         for a in actions
