@@ -8,6 +8,12 @@ no route for them and no DeploymentId on stages. While the sandbox runs, this mo
   route; with StageName it pins that stage to the new deployment;
 - GET /v2/apis/{api}/deployments[/{id}] (GetDeployments, GetDeployment);
 - a stage created with DeploymentId keeps it, and GetStage(s) report it.
+
+A deployment also keeps the routes the API had when it was made (route key, authorization type,
+target): a pinned stage serves those, not the API's current routes, so the sandbox's stand-in
+for invoke URLs (invoke_urls.py) can tell that a route deleted from the API is still reachable
+through a stage nobody redeployed. They are kept beside the deployments, never in them, so that
+GetDeployment(s) answer exactly what AWS does.
 """
 
 from __future__ import annotations
@@ -28,6 +34,36 @@ def _deployments(api: Any) -> dict[str, dict[str, Any]]:
     if found is None:
         found = api.sandbox_deployments = {}
     return found
+
+
+def _routes_by_deployment(api: Any) -> dict[str, list[dict[str, str | None]]]:
+    found: dict[str, list[dict[str, str | None]]] | None = getattr(
+        api, "sandbox_deployment_routes", None
+    )
+    if found is None:
+        found = api.sandbox_deployment_routes = {}
+    return found
+
+
+def deployment_routes(api: Any, deployment_id: str | None) -> list[dict[str, str | None]] | None:
+    """The routes `api` had when deployment `deployment_id` was made, or None if unknown."""
+    if not deployment_id:
+        return None
+    routes = _routes_by_deployment(api).get(deployment_id)
+    return None if routes is None else [dict(route) for route in routes]
+
+
+def current_routes(api: Any) -> list[dict[str, str | None]]:
+    """The routes `api` has now: route key, authorization type (NONE when unset), target."""
+    # New dicts of strings: a later UpdateRoute or DeleteRoute must not reach the snapshot.
+    return [
+        {
+            "routeKey": route.route_key,
+            "authorizationType": route.authorization_type or "NONE",
+            "target": route.target,
+        }
+        for route in list(api.routes.values())
+    ]
 
 
 class HttpDeployments:
@@ -65,6 +101,7 @@ class HttpDeployments:
                     "autoDeployed": False,
                 }
                 _deployments(api)[deployment["deploymentId"]] = deployment
+                _routes_by_deployment(api)[deployment["deploymentId"]] = current_routes(api)
                 if params.get("stageName"):
                     stage = self.apigatewayv2_backend.get_stage(api.api_id, params["stageName"])
                     stage.config["deploymentId"] = deployment["deploymentId"]

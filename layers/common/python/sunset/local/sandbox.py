@@ -24,7 +24,9 @@ from sunset.executions import ExecutionError, Executions
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
 from sunset.local.endpoints import EndpointControl
 from sunset.local.http_deployments import HttpDeployments
+from sunset.local.invoke_urls import ENDPOINT_VARIABLE, InvokeUrls
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
+from sunset.local.runtime import InvokeEndpointFromTable
 from sunset.local.snapshots import SnapshotControl
 from sunset.local.template import DeployedStack, StackDeployer, load_template
 
@@ -69,7 +71,11 @@ def find_root() -> Path:
 
 
 class Sandbox(Executions):
-    """moto with Step Functions execution on, template.yaml deployed, handlers in-process."""
+    """moto with Step Functions execution on, template.yaml deployed, handlers in-process.
+
+    `invoke_urls` serves the API Gateway invoke URLs from moto's state at its `base_url`, which
+    the sandbox puts in SUNSET_EXECUTE_API_ENDPOINT while it runs.
+    """
 
     def __init__(
         self,
@@ -91,6 +97,8 @@ class Sandbox(Executions):
         self.endpoints = EndpointControl()
         self._http_deployments = HttpDeployments()
         self._autoscaling = PoliciesGoWithTheirTarget()
+        self.invoke_urls = InvokeUrls()
+        self._invoke_endpoint = InvokeEndpointFromTable()
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -123,6 +131,10 @@ class Sandbox(Executions):
             self.endpoints.install()
             self._http_deployments.install()
             self._autoscaling.install()
+            self.invoke_urls.install()
+            self._invoke_endpoint.install()
+            self._saved_env.setdefault(ENDPOINT_VARIABLE, os.environ.get(ENDPOINT_VARIABLE))
+            os.environ[ENDPOINT_VARIABLE] = str(self.invoke_urls.base_url)
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -134,6 +146,8 @@ class Sandbox(Executions):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._invoke_endpoint.uninstall()
+        self.invoke_urls.uninstall()
         self._autoscaling.uninstall()
         self._http_deployments.uninstall()
         self.endpoints.uninstall()
