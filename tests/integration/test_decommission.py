@@ -39,7 +39,8 @@ def test_run_walks_the_runbook_in_order(finished: Any) -> None:
         "Checkpoint: backups verified",
         "Remove API routes",
         "Stop endpoints",
-        "Check logs",
+        "Validate shutdown",
+        "Shutdown settled?",
         "Report",
         "Decommissioned",
     ]
@@ -223,7 +224,7 @@ def test_artifacts_record_every_change_with_its_request_id(sandbox: Sandbox, fin
         "Checkpoint",
         "Remove API routes",
         "Stop endpoints",
-        "Check logs",
+        "Validate shutdown",
         "Report",
     ]
     # and the report has the sections a post-mortem needs
@@ -232,7 +233,7 @@ def test_artifacts_record_every_change_with_its_request_id(sandbox: Sandbox, fin
         "## Inventory",
         "## Backups",
         "## What was removed and stopped",
-        "## Log check",
+        "## Validation",
         "## Audit trail",
         "## How to restore",
         "## Lessons learned",
@@ -252,40 +253,6 @@ def test_lock_is_released_and_run_recorded(
     assert "Item" not in lock
     run = dynamodb.get_item(TableName=table, Key={"pk": {"S": f"RUN#{RUN_ID}"}, "sk": {"S": "RUN"}})
     assert run["Item"]["status"]["S"] == "SUCCEEDED"
-
-
-def test_error_lines_during_the_run_are_found_and_reported(
-    sandbox: Sandbox, service: SampleService
-) -> None:
-    # Given clients that keep calling while access is cut, and fail
-    logs = sandbox.client("logs")
-    group = f"/aws/lambda/{service.name}-router"
-
-    def clients_fail(_function: str, _event: dict[str, Any]) -> None:
-        import time
-
-        logs.create_log_stream(logGroupName=group, logStreamName="during-run")
-        logs.put_log_events(
-            logGroupName=group,
-            logStreamName="during-run",
-            logEvents=[
-                {
-                    "timestamp": int(time.time() * 1000),
-                    "message": "ERROR upstream endpoint chat-assistant-llm not found",
-                }
-            ],
-        )
-
-    sandbox.before("CheckLogsFunction", clients_fail)
-    # When
-    run = sandbox.run("decommission", service.request(), name="with-errors")
-    # Then the run records the line, and says so
-    assert run.status == "SUCCEEDED", run.cause
-    check = manifest_of(sandbox, "with-errors")["log_check"]
-    assert [(f["log_group"], f["pattern"]) for f in check["findings"]] == [(group, "ERROR")]
-    assert "upstream endpoint chat-assistant-llm not found" in artifact(
-        sandbox, "with-errors", "report.md"
-    )
 
 
 def test_databases_are_stopped_when_asked(sandbox: Sandbox, service: SampleService) -> None:

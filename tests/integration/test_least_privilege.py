@@ -109,7 +109,7 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     def crash(*_args: Any) -> None:
         raise RuntimeError("injected")
 
-    sandbox.before("CheckLogsFunction", crash)
+    sandbox.before("ValidateShutdownFunction", crash)
     rollback = service.request(stop_databases=True, backup=fast)
     assert "Rolled back" in sandbox.run("decommission", rollback, name="rollback").states_entered
     lambdas.clear_hooks()

@@ -3,7 +3,7 @@ and says how to restore (on_failure=halt).
 
 Failures are injected where each phase after the first removal can fail: an AWS call refused
 part-way through Remove API routes and Stop endpoints (moto made to answer an error), and a
-crash of the Check logs function. A failure in Report is not rolled back (the shutdown has
+crash of the Validate shutdown function. A failure in Report is not rolled back (the shutdown has
 completed by then): it is an incident that says how to restore.
 """
 
@@ -62,7 +62,7 @@ def _crash(function: str) -> Injection:
 PHASES = {
     "Remove API routes": (_refuse_rest_deletions, "AwsCallFailed"),
     "Stop endpoints": (_refuse_cluster_stop, "AwsCallFailed"),
-    "Check logs": (_crash("CheckLogsFunction"), "RuntimeError"),
+    "Validate shutdown": (_crash("ValidateShutdownFunction"), "RuntimeError"),
 }
 
 
@@ -130,8 +130,9 @@ def test_with_on_failure_halt_the_run_stops_and_says_what_is_where(
 def test_a_rollback_that_cannot_finish_is_an_incident_naming_what_is_not_back(
     sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
-    # Given a run that fails in Check logs, and a REST API deleted before the rollback reaches it
-    sandbox.before("CheckLogsFunction", lambda *_: _fail("the log check crashed"))
+    # Given a run that fails in Validate shutdown, and a REST API deleted before the rollback
+    # reaches it
+    sandbox.before("ValidateShutdownFunction", lambda *_: _fail("the validation crashed"))
     sandbox.before(
         "RestoreRoutesFunction",
         lambda *_: sandbox.client("apigatewayv2").delete_api(ApiId=service.http_api_id),

@@ -32,7 +32,10 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
         "restore_test": False,
     }
     assert request.validation.model_dump() == {
+        "checks": ["endpoints", "routes", "probes", "traffic", "logs"],
         "quiet_period_seconds": 0,
+        "poll_seconds": 30,
+        "deadline_seconds": 1800,
         "error_patterns": ["ERROR", "Traceback"],
     }
     assert request.stop_databases is False
@@ -62,7 +65,24 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
             {"validation": {"quiet_period_seconds": -5}},
             "validation.quiet_period_seconds: Input should be",
         ),
-        ({"validation": {"error_patterns": ["[a-"]}}, "is not a valid regular expression"),
+        (
+            {"validation": {"error_patterns": ["ERROR", "[a-"]}},
+            "validation.error_patterns: Value error, '[a-' is not a valid regular expression",
+        ),
+        (
+            {"validation": {"checks": ["endpoints", "pings"]}},
+            "validation.checks.1: Input should be 'endpoints', 'routes', 'probes', 'traffic' "
+            "or 'logs'",
+        ),
+        ({"validation": {"checks": []}}, "validation.checks: List should have at least 1 item"),
+        (
+            {"validation": {"checks": ["logs", "logs"]}},
+            "validation.checks: Value error, listed more than once: logs",
+        ),
+        (
+            {"validation": {"poll_seconds": 1, "deadline_seconds": 3_600}},
+            "validation: Value error, deadline_seconds / poll_seconds allows 3600 polls",
+        ),
         ({"resources": {"lambda_functions": ["x"]}}, "resources.lambda_functions: unknown field"),
         (
             {"resources": {"ebs_volumes": ["vol 1"]}},

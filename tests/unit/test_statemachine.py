@@ -24,7 +24,7 @@ SHARED = [name for name in RESTORE if name not in {"Begin restore", "Read refusa
 SHARED = [n for n in SHARED if n not in {"Restore refused", "Begin restore failed", "Restored"}]
 # A failure in these comes after the first removal: it goes to the rollback decision. Report
 # is not among them: when it fails the shutdown has completed, only its paperwork has not.
-AFTER_CUT = {"Remove API routes", "Stop endpoints", "Check logs"}
+AFTER_CUT = {"Remove API routes", "Stop endpoints", "Validate shutdown"}
 LAMBDA_TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

@@ -197,9 +197,13 @@ def _run_in_sandbox(
                 # As on AWS, snapshots take a while: the run polls them every 2 s here.
                 sandbox.snapshots.hold(polls=2)
                 execution_input = service.request(
-                    backup={"poll_seconds": 2, "deadline_seconds": 600}
+                    backup={"poll_seconds": 2, "deadline_seconds": 600},
+                    validation={"quiet_period_seconds": 3},
                 )
-                out.write("Snapshots stay pending for 2 polls, as they would on AWS\n")
+                out.write(
+                    "Snapshots stay pending for 2 polls, as they would on AWS; the shutdown is "
+                    "validated after a 3 s quiet period (ask for 300 s or more on AWS)\n"
+                )
         queue = _subscribe_queue(sandbox)
         name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
         run = _follow(sandbox, "decommission", execution_input, name, out)

@@ -60,6 +60,11 @@ class RestoreIncomplete(SunsetError):
     """The restore ran, but the service does not match its capture: the checks say where."""
 
 
+class ShutdownNotProven(SunsetError):
+    """The Validate phase found the service still alive: an endpoint running, a route answering,
+    traffic or requests after the cut-off, or error lines during the run."""
+
+
 class AwsCallFailed(SunsetError):
     """A call that changes AWS state failed; the audit trail has the details."""
 

@@ -35,6 +35,7 @@ def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
         runs=RunsTable(aws.dynamodb, settings.runs_table),
         notifier=Notifier(aws.sns, settings.topic_arn),
         lock_ttl_seconds=settings.lock_ttl_seconds,
+        execute_api_endpoint=settings.execute_api_endpoint,
     )
 
 

@@ -37,6 +37,7 @@ class Toolkit:
     runs: RunsTable
     notifier: Notifier
     lock_ttl_seconds: int = 172_800
+    execute_api_endpoint: str | None = None
     now: Callable[[], datetime] = field(default=utcnow)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sunset.request import DecommissionRequest
+from sunset.request import CheckName, DecommissionRequest
 
 SCHEMA_VERSION: Literal[1] = 1
 # The phases whose changes take something away; everything before them only reads or copies.
@@ -349,10 +349,14 @@ def succeeded(actions: list[Action], action: str, resource: str) -> bool:
 
 
 class LogFinding(_Record):
+    """A log line that counts against the shutdown: an error line during the run, or a request
+    served after the cut-off."""
+
     log_group: str
-    pattern: str
+    pattern: str = Field(description="the error pattern matched, or why the line is a request")
     timestamp: datetime
     message: str
+    kind: Literal["error", "request"] = "error"
 
 
 class LogCheck(_Record):
@@ -364,6 +368,42 @@ class LogCheck(_Record):
     findings: list[LogFinding]
     truncated: bool = Field(description="True when more was there than was read or kept")
     unreadable: list[str] = Field(default_factory=list, description="groups that could not be read")
+
+
+class Evidence(_Record):
+    """One question the Validate phase asked, the answer that came back, and the verdict."""
+
+    check: CheckName
+    subject: str = Field(description="what was checked: a resource, an invoke URL, a metric")
+    asked: str = Field(description="the call or request that was made")
+    answer: str = Field(description="what came back")
+    passed: bool
+    at: datetime
+
+
+class ShutdownValidation(_Record):
+    """The Validate phase's proof that the service is down (or that it is not)."""
+
+    checks: list[CheckName]
+    access_cut_at: datetime | None = Field(description="when Remove API routes ended")
+    compute_stopped_at: datetime = Field(description="when Stop endpoints ended")
+    quiet_until: datetime = Field(description="the end of the quiet period the traffic check reads")
+    deadline: datetime = Field(description="when endpoints still deleting count as running")
+    polls: int = 0
+    waiting_for: list[str] = Field(default_factory=list, description="why the last poll waited")
+    evidence: list[Evidence] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(
+        default_factory=dict, description="a check that was asked for but could not run, and why"
+    )
+    settled_at: datetime | None = None
+
+    def failures(self) -> list[Evidence]:
+        return [item for item in self.evidence if not item.passed]
+
+    @property
+    def proven(self) -> bool:
+        """Every check ran to an answer and none found the service alive."""
+        return self.settled_at is not None and not self.failures()
 
 
 class PhaseRecord(_Record):
@@ -419,6 +459,7 @@ class Manifest(_Record):
     backups: Backups = Field(default_factory=Backups)
     actions: list[Action] = Field(default_factory=list)
     log_check: LogCheck | None = None
+    validation: ShutdownValidation | None = None
     incident: Incident | None = None
     restores: list[RestoreRecord] = Field(default_factory=list)
 
@@ -433,6 +474,11 @@ class Manifest(_Record):
 
     def phase_started(self, name: str) -> datetime | None:
         return next((p.started_at for p in self.phases if p.name == name), None)
+
+    def phase_ended(self, name: str) -> datetime | None:
+        """When the phase last ended successfully, or None."""
+        ended = [p.ended_at for p in self.phases if p.name == name and p.status == "succeeded"]
+        return ended[-1] if ended else None
 
     def require_inventory(self) -> Inventory:
         from sunset.errors import ManifestError

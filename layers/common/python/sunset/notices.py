@@ -216,13 +216,26 @@ def stopped(run: RunContext, outcome: StopOutcome) -> Notice:
     )
 
 
+def proof_lines(manifest: Manifest) -> str:
+    """What the Validate phase found, in a few lines: the verdict, what is still alive, what
+    could not be checked."""
+    validation = manifest.validation
+    if validation is None or validation.settled_at is None:
+        return "Validation: the service was not proven down (the checks did not run to the end)."
+    failures = validation.failures()
+    checks = ", ".join(validation.checks)
+    lines = [
+        f"Validation ({checks}): {len(validation.evidence)} answer(s), "
+        + (f"{len(failures)} show the service still ALIVE:" if failures else "the service is down.")
+    ]
+    lines += [f"- {item.check}: {item.subject}: {item.answer}" for item in failures[:20]]
+    if len(failures) > 20:
+        lines.append(f"- and {len(failures) - 20} more, in the report")
+    lines += [f"Not checked: {name}: {why}" for name, why in validation.skipped.items()]
+    return "\n".join(lines)
+
+
 def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
-    findings = manifest.log_check.findings if manifest.log_check else []
-    logs = (
-        f"Log check: {len(findings)} error line(s) during the run; see the report."
-        if findings
-        else "Log check: no error lines during the run."
-    )
     return _notice(
         "COMPLETED",
         run.run_id,
@@ -231,7 +244,7 @@ def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
         [
             f"{run.service!r} is shut down. "
             f"{len(manifest.actions)} change(s) were made and recorded.",
-            logs,
+            proof_lines(manifest),
             f"Report: {report_uri}",
             f"How it comes back: {run.request.resumption_plan}",
             _footer(run),

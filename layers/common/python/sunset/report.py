@@ -50,6 +50,69 @@ def _restore_section(record: RestoreRecord) -> str:
     return "\n\n".join(lines)
 
 
+def _verdict(passed: bool) -> str:
+    return "ok" if passed else "ALIVE"
+
+
+def _validation_sections(manifest: Manifest) -> list[str]:
+    """The proof that the service is down: every question asked, every answer, and the lines
+    that count against the shutdown."""
+    validation = manifest.validation
+    if validation is None:
+        return []
+    failures = validation.failures()
+    if validation.settled_at is None:
+        verdict = "The checks did not run to the end: the shutdown is **not proven**."
+    elif failures:
+        verdict = f"**NOT proven down**: {len(failures)} answer(s) show the service still alive."
+    else:
+        verdict = "**Proven down**: no answer shows the service alive."
+    cut = validation.access_cut_at
+    sections = [
+        "## Validation",
+        f"{verdict}\n\nChecks: {', '.join(validation.checks)}. Access cut at {_at(cut)}, "
+        f"compute stopped at {_at(validation.compute_stopped_at)}, quiet period until "
+        f"{_at(validation.quiet_until)}; {validation.polls} poll(s), answered at "
+        f"{_at(validation.settled_at)}.",
+    ]
+    if failures:
+        sections.append(
+            "Still alive:\n\n"
+            + "\n".join(f"- **{e.check}** {e.subject}: {e.answer}" for e in failures)
+        )
+    if validation.skipped:
+        sections.append(
+            "\n".join(f"- Not checked, {name}: {why}" for name, why in validation.skipped.items())
+        )
+    if validation.evidence:
+        sections.append(
+            _table(
+                ["Check", "Subject", "Asked", "Answer", "When", "Verdict"],
+                [
+                    [e.check, e.subject, e.asked, e.answer, _at(e.at), _verdict(e.passed)]
+                    for e in validation.evidence
+                ],
+            )
+        )
+    check = manifest.log_check
+    if check:
+        sections += [
+            "### Log lines",
+            f"{check.events_scanned} event(s) read from {len(check.log_groups)} log group(s) "
+            f"between {_at(check.window_start)} and {_at(check.window_end)}, "
+            f"error patterns: {', '.join(f'`{p}`' for p in check.patterns)}."
+            + (" Not everything was read or shown (bounds reached)." if check.truncated else "")
+            + "".join(f" Unreadable: {item}." for item in check.unreadable),
+            _table(
+                ["Time", "Log group", "Why", "Line"],
+                [[_at(f.timestamp), f.log_group, f.pattern, f.message] for f in check.findings],
+            )
+            if check.findings
+            else "No error line during the run, no request after the cut-off.",
+        ]
+    return sections
+
+
 def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
     """A post-mortem a person can read: what was asked, found, kept, changed, and seen."""
     request = manifest.request
@@ -192,25 +255,7 @@ def render_markdown(manifest: Manifest, audit: list[Action]) -> str:
         if changes
         else "Nothing was removed or stopped.",
     ]
-    check = manifest.log_check
-    if check:
-        findings = (
-            _table(
-                ["Time", "Log group", "Pattern", "Line"],
-                [[_at(f.timestamp), f.log_group, f.pattern, f.message] for f in check.findings],
-            )
-            if check.findings
-            else "No line matched."
-        )
-        sections += [
-            "## Log check",
-            f"{check.events_scanned} event(s) read from {len(check.log_groups)} log group(s) "
-            f"between {_at(check.window_start)} and {_at(check.window_end)}, "
-            f"patterns: {', '.join(f'`{p}`' for p in check.patterns)}."
-            + (" Not everything was read or shown (bounds reached)." if check.truncated else "")
-            + "".join(f" Unreadable: {item}." for item in check.unreadable),
-            findings,
-        ]
+    sections += _validation_sections(manifest)
     if manifest.restores:
         sections += ["## Restores", *(_restore_section(r) for r in manifest.restores)]
     sections += [

@@ -90,18 +90,30 @@ class BackupOptions(_Strict):
         return self
 
 
+# The checks of the Validate phase, in the order they run; docs/validation.md says what each
+# one asks and what counts as proof.
+CheckName = Literal["endpoints", "routes", "probes", "traffic", "logs"]
+CHECK_NAMES: tuple[CheckName, ...] = ("endpoints", "routes", "probes", "traffic", "logs")
+
+
 class ValidationOptions(_Strict):
+    """How the Validate phase proves the service is down."""
+
+    checks: list[CheckName] = Field(default_factory=lambda: list(CHECK_NAMES), min_length=1)
     quiet_period_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
+    deadline_seconds: Annotated[int, Field(gt=0, le=86_400)] = 1_800
     error_patterns: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
         default_factory=lambda: ["ERROR", "Traceback"], max_length=20
     )
 
-    @field_validator("quiet_period_seconds")
+    @field_validator("checks")
     @classmethod
-    def _quiet_period_not_built_yet(cls, seconds: int) -> int:
-        if seconds:
-            raise ValueError("traffic quiet periods are not available in this version yet")
-        return seconds
+    def _each_check_once(cls, checks: list[CheckName]) -> list[CheckName]:
+        twice = sorted({name for name in checks if checks.count(name) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(twice)}")
+        return checks
 
     @field_validator("error_patterns")
     @classmethod
@@ -112,6 +124,11 @@ class ValidationOptions(_Strict):
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
         return patterns
+
+    @model_validator(mode="after")
+    def _fits_the_execution_history(self) -> ValidationOptions:
+        _require_polls_fit(self.deadline_seconds, self.poll_seconds)
+        return self
 
 
 class DecommissionRequest(_Strict):

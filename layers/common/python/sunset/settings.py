@@ -17,6 +17,11 @@ class StepSettings(BaseModel):
     runs_table: Annotated[str, Field(alias="RUNS_TABLE", min_length=3)]
     topic_arn: Annotated[str, Field(alias="NOTIFICATION_TOPIC_ARN", pattern=r"^arn:aws")]
     lock_ttl_seconds: Annotated[int, Field(alias="LOCK_TTL_SECONDS", gt=0)] = 172_800
+    # Where probes of API Gateway invoke URLs go instead of AWS: unset on AWS, the sandbox's
+    # local stand-in on a laptop (see sunset.aws.execute_api).
+    execute_api_endpoint: Annotated[
+        str | None, Field(alias="SUNSET_EXECUTE_API_ENDPOINT", pattern=r"^https?://")
+    ] = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StepSettings:

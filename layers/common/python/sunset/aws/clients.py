@@ -19,12 +19,24 @@ class AwsClients:
     def __init__(self, session: boto3.Session | None = None) -> None:
         self._session = session or boto3.Session()
 
+    @property
+    def region(self) -> str:
+        return str(self._session.region_name)
+
+    def credentials(self) -> Any:
+        """The session's credentials, to sign requests that no boto3 client makes (probes)."""
+        return self._session.get_credentials()
+
     def _client(self, name: str) -> Any:
         return self._session.client(name, config=_CONFIG)
 
     @cached_property
     def sagemaker(self) -> Any:
         return self._client("sagemaker")
+
+    @cached_property
+    def sagemaker_runtime(self) -> Any:
+        return self._client("sagemaker-runtime")
 
     @cached_property
     def autoscaling(self) -> Any:

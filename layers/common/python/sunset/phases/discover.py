@@ -93,6 +93,12 @@ def _endpoints(aws: AwsClients, scope: _Scope) -> list[EndpointRecord]:
     return found
 
 
+def service_endpoints(aws: AwsClients, request: DecommissionRequest) -> list[EndpointRecord]:
+    """The service's endpoints as they are now, protected ones left out (validation)."""
+    scope = _Scope("sagemaker-endpoint", request, request.resources.sagemaker_endpoints)
+    return _endpoints(aws, scope)
+
+
 def _http_apis(
     aws: AwsClients, scope: _Scope, not_handled: list[NotHandled]
 ) -> list[HttpApiRecord]:

@@ -86,8 +86,10 @@ def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
     change happens, so it holds changes a phase made before dying without saving its manifest."""
     done = [f"- {a.action} {a.resource}: {a.result}" for a in audit if a.is_removal]
     snapshots = [f"- {s.kind} {s.source_id} -> {s.snapshot_id}" for s in manifest.backups.snapshots]
+    proof = [notices.proof_lines(manifest)] if manifest.validation else []
     return "\n".join(
         [
+            *proof,
             "Changes made before the failure:",
             *(done or ["- none: nothing was removed or stopped"]),
             "Backups on record:",
