@@ -98,7 +98,11 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     lambdas = sandbox.lambdas
     assert lambdas is not None
     fast = {"poll_seconds": 1, "deadline_seconds": 60}
-    full = service.request(stop_databases=True, backup={**fast, "restore_test": True})
+    full = service.request(
+        stop_databases=True,
+        backup={**fast, "restore_test": True},
+        validation={"quiet_period_seconds": 1},
+    )
     assert sandbox.run("decommission", full, name="everything").status == "SUCCEEDED"
     sagemaker = sandbox.client("sagemaker")
     sagemaker.delete_endpoint_config(EndpointConfigName=service.endpoint_configs[0])

@@ -238,3 +238,38 @@ def test_error_lines_and_requests_after_the_cut_off_are_caught_and_shown(
     ]
     report = artifact(sandbox, "errors", "report.md")
     assert "ERROR upstream chat-assistant-llm not found" in report
+
+
+def test_endpoints_still_deleting_are_waited_for_then_proven_gone(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given endpoints that take three reads to delete, as they take minutes on AWS
+    sandbox.endpoints.hold_deletion(polls=3)
+    request = service.request(validation={"poll_seconds": 1, "deadline_seconds": 60})
+    # When
+    run = sandbox.run("decommission", request, name="slow-delete")
+    # Then the run waited, and then found them gone
+    assert run.status == "SUCCEEDED", run.cause
+    assert "Wait to validate" in run.states_entered
+    validation = manifest_of(sandbox, "slow-delete")["validation"]
+    assert validation["polls"] >= 2 and validation["waiting_for"] == []
+    described = [e for e in validation["evidence"] if e["asked"].startswith("DescribeEndpoint")]
+    assert [e["answer"] for e in described] == ["not found", "not found"]
+
+
+def test_an_endpoint_still_deleting_at_the_deadline_fails_the_check(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given endpoints that never finish deleting within the validation deadline
+    sandbox.endpoints.hold_deletion(polls=1_000)
+    validation = {"poll_seconds": 1, "deadline_seconds": 2}
+    request = service.request(on_failure="halt", validation=validation)
+    # When
+    run = sandbox.run("decommission", request, name="stuck-delete")
+    # Then
+    assert (run.status, run.error) == ("FAILED", "ShutdownNotProven")
+    alive = _alive(sandbox, "stuck-delete")
+    for endpoint in service.endpoints:
+        assert ("endpoints", f"sagemaker-endpoint/{endpoint}") in alive
+    answers = [e["answer"] for e in _evidence(sandbox, "stuck-delete") if e["check"] == "endpoints"]
+    assert any("still deleting at the deadline" in answer for answer in answers)

@@ -1,11 +1,13 @@
-"""SageMaker endpoints that take their time to come up, as on AWS, or fail to.
+"""SageMaker endpoints that take their time to come up or go away, as on AWS, or fail to.
 
-moto creates an endpoint already InService, which would leave a restore's wait loop, its
-deadline and its failure path untested. Through `Sandbox.endpoints` a test chooses how many
-DescribeEndpoint reads a new endpoint stays Creating for, and which endpoints end Failed:
+moto creates an endpoint already InService and deletes one at once, which would leave the
+waiting loops of a restore and of Validate shutdown, their deadlines and their failure paths
+untested. Through `Sandbox.endpoints` a test chooses how many DescribeEndpoint reads a new
+endpoint stays Creating for (or a deleted one Deleting), and which endpoints end Failed:
 
     sb.endpoints.hold(polls=3)          # every endpoint created from now on: Creating, 3 reads
     sb.endpoints.fail("chat-llm")       # this endpoint ends Failed (after the hold)
+    sb.endpoints.hold_deletion(polls=2) # every endpoint deleted from now on: Deleting, 2 reads
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 class EndpointControl:
     def __init__(self) -> None:
         self.polls = 0
+        self.deletion_polls = 0
+        self._deleting: dict[str, int] = {}
         self._failing: set[str] = set()
         self._creating: dict[str, int] = {}
         self._originals: list[tuple[type, str, Any]] = []
@@ -23,6 +27,10 @@ class EndpointControl:
     def hold(self, polls: int) -> None:
         """Every endpoint created from now on stays Creating for `polls` describe reads."""
         self.polls = polls
+
+    def hold_deletion(self, polls: int) -> None:
+        """Every endpoint deleted from now on stays Deleting for `polls` describe reads."""
+        self.deletion_polls = polls
 
     def fail(self, endpoint_name: str) -> None:
         """This endpoint, when created, ends Failed instead of InService."""
@@ -34,6 +42,15 @@ class EndpointControl:
         control = self
         create = SageMakerModelBackend.create_endpoint
         describe = SageMakerModelBackend.describe_endpoint
+        delete = SageMakerModelBackend.delete_endpoint
+
+        def delete_endpoint(backend: Any, endpoint_name: str) -> Any:
+            endpoint = backend.endpoints.get(endpoint_name)
+            if endpoint is None or control.deletion_polls <= 0:
+                return delete(backend, endpoint_name)
+            endpoint.endpoint_status = "Deleting"
+            control._deleting[endpoint_name] = control.deletion_polls
+            return None
 
         def create_endpoint(backend: Any, endpoint_name: str, *args: Any, **kwargs: Any) -> Any:
             endpoint = create(backend, endpoint_name, *args, **kwargs)
@@ -43,6 +60,13 @@ class EndpointControl:
             return endpoint
 
         def describe_endpoint(backend: Any, endpoint_name: str) -> Any:
+            if endpoint_name in control._deleting:
+                left = control._deleting[endpoint_name] - 1
+                control._deleting[endpoint_name] = left
+                if left < 0:
+                    # The deletion is over: the next read finds no endpoint, as on AWS.
+                    del control._deleting[endpoint_name]
+                    delete(backend, endpoint_name)
             endpoint = backend.endpoints.get(endpoint_name)
             if endpoint is not None and endpoint_name in control._creating:
                 left = control._creating[endpoint_name] - 1
@@ -59,6 +83,7 @@ class EndpointControl:
         for name, replacement in (
             ("create_endpoint", create_endpoint),
             ("describe_endpoint", describe_endpoint),
+            ("delete_endpoint", delete_endpoint),
         ):
             self._originals.append(
                 (SageMakerModelBackend, name, SageMakerModelBackend.__dict__[name])
