@@ -56,6 +56,14 @@ class ProbeAnswer:
     body: str = ""
     error: str | None = None
 
+    def shows_route_gone(self) -> bool:
+        """404 or no answer: gone. 403 too (what REST APIs answer for a path they do not know),
+        unless it says the signed probe is not authorized: then an IAM-protected route is there
+        and refused it. Anything else (an answer, a redirect, 401, 5xx) is a route still there."""
+        if self.status is None or self.status == 404:
+            return True
+        return self.status == 403 and "not authorized to perform" not in self.body
+
     def describe(self) -> str:
         if self.status is None:
             return f"no answer ({self.error})"

@@ -257,15 +257,6 @@ def _check_rest_routes(proof: _Proof) -> None:
 
 
 # ------------------------------------------------------------------------------------- probes
-def _route_is_gone(answer: execute_api.ProbeAnswer) -> bool:
-    """404 or no answer is gone. 403 is gone too (what REST APIs answer for a path they do not
-    know), unless it says the signed probe is not authorized: then an IAM-protected route is
-    there and refused us."""
-    if answer.status is None or answer.status == 404:
-        return True
-    return answer.status == 403 and "not authorized to perform" not in answer.body
-
-
 def _route_probes(proof: _Proof) -> list[tuple[str, str, str]]:
     """(method, url, route) for every captured route on every captured stage."""
     region = proof.kit.aws.region
@@ -301,7 +292,7 @@ def _check_probes(proof: _Proof) -> None:
     with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
         answers = list(pool.map(lambda probe: prober.send(probe[0], probe[1]), wanted))
     for (method, url, route), answer in zip(wanted, answers, strict=True):
-        gone = _route_is_gone(answer)
+        gone = answer.shows_route_gone()
         proof.add(
             "probes",
             route,
@@ -396,7 +387,9 @@ def _check_traffic(proof: _Proof) -> None:
         )
         for label, pairs in points.items():
             after[label] = sum(value for stamp, value in pairs if stamp >= start)
-    window = f"until {validation.quiet_until:%H:%M:%S} UTC, Sum per {METRIC_PERIOD} s"
+    window = (
+        f"from the cut-off until {validation.quiet_until:%H:%M:%S} UTC, Sum per {METRIC_PERIOD} s"
+    )
     caveat = " (under two minutes of per-minute metrics: the logs check reads the rest)"
     window += caveat if quiet < 2 * METRIC_PERIOD else ""
     for label, (_, cut) in metrics.items():
@@ -447,7 +440,7 @@ class _LogScan:
             self.findings.append(finding)
 
 
-def _request_rule(group: str) -> tuple[str, Callable[[str], bool]]:
+def request_rule(group: str) -> tuple[str, Callable[[str], bool]]:
     """How a line of this group shows a request, said in words and as a test."""
     if group.startswith(SAGEMAKER_LOG_PREFIX):
         return "an inference call (/invocations)", lambda line: bool(INVOCATION_LINE.search(line))
@@ -472,7 +465,7 @@ def _scan_group(
     cut = proof.validation.compute_stopped_at
     if not group.startswith(SAGEMAKER_LOG_PREFIX):
         cut = proof.access_cut_at
-    rule, is_request = _request_rule(group)
+    rule, is_request = request_rule(group)
     read = errors = requests = 0
     for event in events:
         if read >= MAX_EVENTS_PER_GROUP:
