@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
 from tests.conftest import Inbox, artifact, manifest_of
 
-QUIET = {"quiet_period_seconds": 1}
+# A short quiet period, and no grace for requests in flight: the sandbox has none.
+QUIET = {"quiet_period_seconds": 1, "grace_seconds": 0}
 
 
 def _once(action: Callable[[], None]) -> Callable[..., None]:
@@ -45,8 +46,11 @@ def test_a_clean_shutdown_passes_every_check_with_its_evidence(
     assert run.status == "SUCCEEDED", run.cause
     validation = manifest_of(sandbox, "clean")["validation"]
     evidence = validation["evidence"]
-    assert validation["skipped"] == {} and validation["settled_at"]
-    assert {e["check"] for e in evidence} == {"endpoints", "routes", "probes", "traffic", "logs"}
+    assert validation["settled_at"]
+    assert {e["check"] for e in evidence} == {"endpoints", "routes", "probes", "logs"}
+    # a quiet period of a second proves little through per-minute metrics, and it says so
+    assert list(validation["skipped"]) == ["traffic"]
+    assert "which proves little" in validation["skipped"]["traffic"]
     assert all(e["passed"] for e in evidence), [e for e in evidence if not e["passed"]]
     answers = {e["subject"]: e["answer"] for e in evidence if e["check"] == "probes"}
     # every route was really asked, on every stage, and answered as a removed route does
@@ -56,13 +60,17 @@ def test_a_clean_shutdown_passes_every_check_with_its_evidence(
             assert answers[f"{route} (HTTP API {http}, stage {stage})"].startswith("HTTP 404")
     for route in ("POST /v1/predict", "POST /v1/embed"):
         answer = answers[f"{route} (REST API {rest}, stage prod)"]
-        assert answer == 'HTTP 403 {"message": "Missing Authentication Token"}'
+        assert answer == (
+            'HTTP 403 [MissingAuthenticationTokenException] {"message": "Missing Authentication '
+            'Token"}'
+        )
     for endpoint in service.endpoints:
         assert "not found" in answers[f"sagemaker-endpoint/{endpoint}"]
     # and people are told, and the report shows every question and answer
     completed = inbox.notices()[-1]
     assert completed.phase == "COMPLETED"
     assert "the service is down" in completed.body
+    assert "Not checked: traffic" in completed.body
     report = artifact(sandbox, "clean", "report.md")
     assert "**Proven down**" in report
     assert f"https://{http}.execute-api.us-east-1.amazonaws.com/partner/v1/chat" in report
@@ -150,7 +158,7 @@ def test_an_endpoint_left_running_is_caught_and_the_run_rolled_back(
     described = next(e for e in evidence if e["check"] == "endpoints" and e["subject"] == subject)
     assert not described["passed"] and described["answer"].startswith("InService")
     invoked = next(e for e in evidence if e["check"] == "probes" and e["subject"] == subject)
-    assert not invoked["passed"] and "the model still serves" in invoked["answer"]
+    assert not invoked["passed"] and "the endpoint still answers" in invoked["answer"]
     # and the rollback says why it ran
     rolled_back = inbox.notices()[-1]
     assert rolled_back.phase == "ROLLED_BACK"
@@ -160,19 +168,18 @@ def test_an_endpoint_left_running_is_caught_and_the_run_rolled_back(
 def test_traffic_after_the_cut_off_is_caught_and_refused_calls_are_not(
     sandbox: Sandbox, service: SampleService
 ) -> None:
-    # Given invocations after the stop, and callers the API turned away after the cut
+    # Given invocations before and after the stop, and callers the API turned away after the cut
     cloudwatch = sandbox.client("cloudwatch")
     endpoint = service.endpoints[0]
 
-    def traffic() -> None:
-        now = datetime.now(UTC)
+    def invocations(value: float, at: datetime) -> None:
         cloudwatch.put_metric_data(
             Namespace="AWS/SageMaker",
             MetricData=[
                 {
                     "MetricName": "Invocations",
-                    "Timestamp": now,
-                    "Value": 7.0,
+                    "Timestamp": at,
+                    "Value": value,
                     "Dimensions": [
                         {"Name": "EndpointName", "Value": endpoint},
                         {"Name": "VariantName", "Value": "AllTraffic"},
@@ -180,6 +187,10 @@ def test_traffic_after_the_cut_off_is_caught_and_refused_calls_are_not(
                 }
             ],
         )
+
+    def traffic() -> None:
+        now = datetime.now(UTC)
+        invocations(7.0, now)
         api = [{"Name": "ApiId", "Value": service.http_api_id}]
         cloudwatch.put_metric_data(
             Namespace="AWS/ApiGateway",
@@ -189,15 +200,19 @@ def test_traffic_after_the_cut_off_is_caught_and_refused_calls_are_not(
             ],
         )
 
+    sandbox.before(
+        "StopFunction", _once(lambda: invocations(500.0, datetime.now(UTC) - timedelta(seconds=2)))
+    )
     sandbox.before("ValidateShutdownFunction", _once(traffic))
     # When
-    request = service.request(on_failure="halt", validation={"quiet_period_seconds": 2})
+    validation = {"quiet_period_seconds": 2, "grace_seconds": 0}
+    request = service.request(on_failure="halt", validation=validation)
     run = sandbox.run("decommission", request, name="traffic")
     # Then only the served invocations count against the shutdown
     assert (run.status, run.error) == ("FAILED", "ShutdownNotProven")
     assert _alive(sandbox, "traffic") == [("traffic", f"{endpoint}/AllTraffic")]
     evidence = {e["subject"]: e for e in _evidence(sandbox, "traffic") if e["check"] == "traffic"}
-    assert evidence[f"{endpoint}/AllTraffic"]["answer"].startswith("7 invocation(s) after")
+    assert evidence[f"{endpoint}/AllTraffic"]["answer"].startswith("7 invocation(s) from")
     refused = evidence[f"ApiId={service.http_api_id}"]
     assert refused["passed"] and "12 refused (4xx)" in refused["answer"]
     assert "clients still call, and are refused" in refused["answer"]
@@ -210,19 +225,31 @@ def test_error_lines_and_requests_after_the_cut_off_are_caught_and_shown(
     logs = sandbox.client("logs")
     router, access = f"/aws/lambda/{service.name}-router", f"/aws/apigateway/{service.name}-access"
 
-    def write(group: str, *lines: str) -> None:
-        logs.create_log_stream(logGroupName=group, logStreamName="after-cut")
-        stamp = int(time.time() * 1000)
-        events = [{"timestamp": stamp + i, "message": line} for i, line in enumerate(lines)]
-        logs.put_log_events(logGroupName=group, logStreamName="after-cut", logEvents=events)
+    def write_once(group: str, stream: str, *lines: str) -> Callable[..., None]:
+        def write() -> None:
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            stamp = int(time.time() * 1000)
+            events = [{"timestamp": stamp + i, "message": line} for i, line in enumerate(lines)]
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
-    def burst() -> None:
-        write(router, "ERROR upstream chat-assistant-llm not found", "Traceback (most recent")
-        write(access, '{"status": "200", "routeKey": "POST /v1/chat"}', '{"status": "404"}')
+        return _once(write)
 
-    sandbox.before("ValidateShutdownFunction", _once(burst))
+    # served before the cut: a request, not an error, so not against the shutdown
+    before = '{"status": "200", "routeKey": "POST /v1/embed"}'
+    sandbox.before("CutAccessFunction", write_once(access, "before-cut", before))
+    sandbox.before(
+        "ValidateShutdownFunction",
+        write_once(router, "after-cut", "ERROR upstream chat-assistant-llm not found", "Traceback"),
+    )
+    sandbox.before(
+        "ValidateShutdownFunction",
+        write_once(
+            access, "after-cut", '{"status": "200", "routeKey": "POST /v1/chat"}', '{"status": 404}'
+        ),
+    )
     # When (quiet period 0: the traffic check has nothing to measure, and says so)
-    run = sandbox.run("decommission", service.request(on_failure="halt"), name="errors")
+    request = service.request(on_failure="halt", validation={"grace_seconds": 0})
+    run = sandbox.run("decommission", request, name="errors")
     # Then
     assert (run.status, run.error) == ("FAILED", "ShutdownNotProven")
     manifest = manifest_of(sandbox, "errors")
@@ -234,7 +261,7 @@ def test_error_lines_and_requests_after_the_cut_off_are_caught_and_shown(
     assert findings == [
         (access, "request", '{"status": "200", "routeKey": "POST /v1/chat"}'),
         (router, "error", "ERROR upstream chat-assistant-llm not found"),
-        (router, "error", "Traceback (most recent"),
+        (router, "error", "Traceback"),
     ]
     report = artifact(sandbox, "errors", "report.md")
     assert "ERROR upstream chat-assistant-llm not found" in report

@@ -34,6 +34,7 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
     assert request.validation.model_dump() == {
         "checks": ["endpoints", "routes", "probes", "traffic", "logs"],
         "quiet_period_seconds": 0,
+        "grace_seconds": 30,
         "poll_seconds": 30,
         "deadline_seconds": 1800,
         "error_patterns": ["ERROR", "Traceback"],
@@ -78,6 +79,22 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
         (
             {"validation": {"checks": ["logs", "logs"]}},
             "validation.checks: Value error, listed more than once: logs",
+        ),
+        (
+            {"validation": {"checks": ["traffic"]}},
+            "validation: Value error, checks is only traffic, and quiet_period_seconds is 0",
+        ),
+        (
+            {"validation": {"grace_seconds": 301}},
+            "validation.grace_seconds: Input should be less than or equal to 300",
+        ),
+        (
+            {
+                "backup": {"poll_seconds": 30, "deadline_seconds": 27_000, "restore_test": True},
+                "validation": {"poll_seconds": 10, "deadline_seconds": 3_600},
+            },
+            "backup and validation deadline_seconds / poll_seconds allow 900 (backup) + 900 "
+            "(restore tests) + 360 (validation) = 2160 polls; at most 1600 fit",
         ),
         (
             {"validation": {"poll_seconds": 1, "deadline_seconds": 3_600}},

@@ -37,24 +37,43 @@ def test_invoke_urls_carry_the_stage_except_default() -> None:
     )
 
 
+MISSING = "MissingAuthenticationTokenException"
+
+
 @pytest.mark.parametrize(
-    ("answer", "gone"),
+    ("api", "answer", "gone"),
     [
-        (ProbeAnswer(None, error="connection refused"), True),
-        (ProbeAnswer(404, '{"message":"Not Found"}'), True),
-        (ProbeAnswer(403, '{"message":"Missing Authentication Token"}'), True),
-        (ProbeAnswer(403, '{"message":"Forbidden"}'), True),
-        (ProbeAnswer(403, '{"message":"User: x is not authorized to perform: execute-api'), False),
-        (ProbeAnswer(401, '{"message":"Unauthorized"}'), False),
-        (ProbeAnswer(200, '{"answer":"hello"}'), False),
-        (ProbeAnswer(302, ""), False),
-        (ProbeAnswer(502, '{"message":"Internal server error"}'), False),
+        ("http", ProbeAnswer(None, error="connection refused"), True),
+        ("http", ProbeAnswer(404, '{"message":"Not Found"}'), True),
+        # an HTTP API answers 403 only for a route that is there and refused the caller
+        (
+            "http",
+            ProbeAnswer(403, '{"message":"Forbidden"}', error_type="ForbiddenException"),
+            False,
+        ),
+        ("http", ProbeAnswer(401, '{"message":"Unauthorized"}'), False),
+        ("http", ProbeAnswer(200, '{"answer":"hello"}'), False),
+        ("http", ProbeAnswer(302, ""), False),
+        ("rest", ProbeAnswer(404, '{"message":"shut down"}'), True),
+        (
+            "rest",
+            ProbeAnswer(403, '{"message":"Missing Authentication Token"}', None, MISSING),
+            True,
+        ),
+        ("rest", ProbeAnswer(403, '{"message":"Missing Authentication Token"}'), True),
+        ("rest", ProbeAnswer(403, '{"message":"User: x is not authorized to perform: e"}'), False),
+        (
+            "rest",
+            ProbeAnswer(403, '{"message":"Forbidden"}', error_type="ForbiddenException"),
+            False,
+        ),
+        ("rest", ProbeAnswer(502, '{"message":"Internal server error"}'), False),
     ],
 )
-def test_only_not_found_forbidden_or_silence_show_a_route_gone(
-    answer: ProbeAnswer, gone: bool
+def test_only_not_found_the_missing_token_or_silence_show_a_route_gone(
+    api: Any, answer: ProbeAnswer, gone: bool
 ) -> None:
-    assert answer.shows_route_gone() is gone
+    assert answer.shows_route_gone(api) is gone
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -89,7 +108,7 @@ def test_a_probe_is_signed_keeps_the_invoke_host_and_reports_a_redirect(local_se
     # When
     answer = prober.send("POST", url)
     # Then the redirect is the answer, not followed
-    assert answer.status == 302 and not answer.shows_route_gone()
+    assert answer.status == 302 and not answer.shows_route_gone("rest")
     headers = _Recorder.seen[-1]
     assert headers["Host"] == "abc123.execute-api.us-east-1.amazonaws.com"
     assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
@@ -105,7 +124,7 @@ def test_no_answer_is_reported_not_raised() -> None:
     answer = prober.send("GET", invoke_url("abc123", "us-east-1", "$default", "/"))
     # Then
     assert answer.status is None and answer.error
-    assert answer.shows_route_gone()
+    assert answer.shows_route_gone("http")
 
 
 @pytest.mark.parametrize(
@@ -118,7 +137,18 @@ def test_no_answer_is_reported_not_raised() -> None:
         ("/aws/lambda/router", "END RequestId: 1f", False),
         ("/aws/apigateway/access", '{"status": "200", "routeKey": "POST /v1/chat"}', True),
         ("/aws/apigateway/access", '{"status": 404}', False),
-        ("/chat/app", "served a completion", True),
+        (
+            "/aws/apigateway/access",
+            '10.0.0.1 - - [25/Nov/2026] "POST /v1/chat HTTP/1.1" 200 12',
+            True,
+        ),
+        (
+            "/aws/apigateway/access",
+            '10.0.0.1 - - [25/Nov/2026] "POST /v1/chat HTTP/1.1" 404 9',
+            False,
+        ),
+        ("/chat/app", '{"level": "INFO", "msg": "shutting down"}', False),
+        ("/chat/app", "served a completion", False),
     ],
 )
 def test_which_log_lines_are_requests(group: str, line: str, is_request: bool) -> None:

@@ -198,11 +198,12 @@ def _run_in_sandbox(
                 sandbox.snapshots.hold(polls=2)
                 execution_input = service.request(
                     backup={"poll_seconds": 2, "deadline_seconds": 600},
-                    validation={"quiet_period_seconds": 3},
+                    validation={"quiet_period_seconds": 3, "grace_seconds": 0},
                 )
                 out.write(
                     "Snapshots stay pending for 2 polls, as they would on AWS; the shutdown is "
-                    "validated after a 3 s quiet period (ask for 300 s or more on AWS)\n"
+                    "validated after a 3 s quiet period (on AWS: 30 s of grace, then 300 s or "
+                    "more)\n"
                 )
         queue = _subscribe_queue(sandbox)
         name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"

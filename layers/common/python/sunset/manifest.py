@@ -388,6 +388,9 @@ class ShutdownValidation(_Record):
     access_cut_at: datetime | None = Field(description="when Remove API routes ended")
     compute_stopped_at: datetime = Field(description="when Stop endpoints ended")
     quiet_until: datetime = Field(description="the end of the quiet period the traffic check reads")
+    checks_at: datetime | None = Field(
+        default=None, description="when the checks run: the quiet period, then CloudWatch's delay"
+    )
     deadline: datetime = Field(description="when endpoints still deleting count as running")
     polls: int = 0
     waiting_for: list[str] = Field(default_factory=list, description="why the last poll waited")

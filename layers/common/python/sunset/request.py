@@ -63,15 +63,22 @@ class Approval(_Strict):
         return required
 
 
-# A Standard execution holds at most 25,000 history events and each poll of the wait loop adds
-# about 9 (Task, Lambda, Choice, Wait); two loops (backups, restore tests) of 1,000 polls each
-# stay well inside it, with room for the rest of the run.
+# A Standard execution holds at most 25,000 history events, and each poll of a wait loop adds
+# about 9 (Task, Lambda, Choice, Wait). One loop may poll at most MAX_POLLS times; the loops of a
+# decommission (backups, restore tests, validation) together at most MAX_RUN_POLLS, which leaves
+# room for a rollback's loop (up to MAX_POLLS) and the other states. Overflowing the history
+# would kill the execution outside every Catch: no INCIDENT, the lock left held.
 MAX_POLLS = 1_000
+MAX_RUN_POLLS = 1_600
+
+
+def _polls(deadline_seconds: int, poll_seconds: int) -> int:
+    return -(-deadline_seconds // poll_seconds)
 
 
 def _require_polls_fit(deadline_seconds: int, poll_seconds: int) -> None:
     """A wait loop polled every poll_seconds until deadline_seconds must fit the history."""
-    polls = -(-deadline_seconds // poll_seconds)
+    polls = _polls(deadline_seconds, poll_seconds)
     if polls > MAX_POLLS:
         raise ValueError(
             f"deadline_seconds / poll_seconds allows {polls} polls; at most {MAX_POLLS} fit "
@@ -101,6 +108,7 @@ class ValidationOptions(_Strict):
 
     checks: list[CheckName] = Field(default_factory=lambda: list(CHECK_NAMES), min_length=1)
     quiet_period_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
+    grace_seconds: Annotated[int, Field(ge=0, le=300)] = 30
     poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
     deadline_seconds: Annotated[int, Field(gt=0, le=86_400)] = 1_800
     error_patterns: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
@@ -128,6 +136,15 @@ class ValidationOptions(_Strict):
     @model_validator(mode="after")
     def _fits_the_execution_history(self) -> ValidationOptions:
         _require_polls_fit(self.deadline_seconds, self.poll_seconds)
+        return self
+
+    @model_validator(mode="after")
+    def _traffic_alone_needs_a_quiet_period(self) -> ValidationOptions:
+        if self.checks == ["traffic"] and not self.quiet_period_seconds:
+            raise ValueError(
+                "checks is only traffic, and quiet_period_seconds is 0: the traffic check "
+                "measures a quiet period, so nothing would be proven"
+            )
         return self
 
 
@@ -182,6 +199,24 @@ class DecommissionRequest(_Strict):
                 "dry runs are not available in this version of Sunset yet; nothing was done"
             )
         return dry_run
+
+    @model_validator(mode="after")
+    def _wait_loops_fit_the_execution_history(self) -> DecommissionRequest:
+        backup, validation = self.backup, self.validation
+        backup_polls = _polls(backup.deadline_seconds, backup.poll_seconds)
+        loops = [("backup", backup_polls)]
+        if backup.restore_test:
+            loops.append(("restore tests", backup_polls))
+        loops.append(("validation", _polls(validation.deadline_seconds, validation.poll_seconds)))
+        total = sum(polls for _, polls in loops)
+        if total > MAX_RUN_POLLS:
+            shown = " + ".join(f"{polls} ({name})" for name, polls in loops)
+            raise ValueError(
+                f"backup and validation deadline_seconds / poll_seconds allow {shown} = {total} "
+                f"polls; at most {MAX_RUN_POLLS} fit in one execution's history with room for a "
+                "rollback: poll less often or shorten a deadline"
+            )
+        return self
 
     @model_validator(mode="after")
     def _something_selected(self) -> DecommissionRequest:

@@ -11,6 +11,15 @@ from botocore.config import Config
 # The state machine retries whole steps with backoff; inside a step the SDK's standard mode
 # absorbs a short burst of throttling without multiplying attempts.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="sunset")
+# Validate shutdown invokes endpoints that should be gone: one attempt each, and no longer than
+# SageMaker's own 60 s limit on a model's answer, so a live one cannot hold the phase past its
+# function's timeout.
+_PROBE_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 1},
+    connect_timeout=5,
+    read_timeout=65,
+    user_agent_extra="sunset",
+)
 
 
 class AwsClients:
@@ -21,6 +30,7 @@ class AwsClients:
 
     @property
     def region(self) -> str:
+        """The region every client of this session calls."""
         return str(self._session.region_name)
 
     def credentials(self) -> Any:
@@ -36,7 +46,7 @@ class AwsClients:
 
     @cached_property
     def sagemaker_runtime(self) -> Any:
-        return self._client("sagemaker-runtime")
+        return self._session.client("sagemaker-runtime", config=_PROBE_CONFIG)
 
     @cached_property
     def autoscaling(self) -> Any:

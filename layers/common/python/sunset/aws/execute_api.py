@@ -1,11 +1,13 @@
 """API Gateway invoke URLs, and the HTTP probe the Validate phase sends to them.
 
 A probe asks what a client would find: does anything still answer on this route? It carries no
-body and no token, so a route that is still there answers with its authorizer's refusal or with
-the model's answer, and a route that is gone answers 404 (HTTP APIs) or 403 "Missing
-Authentication Token" (REST APIs). Probes are signed with SigV4 because an unsigned request to a
-REST method that is still there but IAM-protected gets that same 403 as a missing one; signed,
-it gets "... is not authorized to perform: execute-api:Invoke", which tells them apart.
+body and no token. A route that is gone answers 404 on an HTTP API, and 403 with the error type
+MissingAuthenticationTokenException on a REST API (or 404 from Sunset's tombstone). A route that
+is still there answers with the model's answer, its authorizer's refusal (401, or 403 with
+another error type), a throttle or a 5xx: all of those mean alive. Probes are signed with SigV4
+because an unsigned request to a REST method that is still there but IAM-protected gets the same
+MissingAuthenticationToken 403 as a missing one; signed, it gets AccessDenied ("... is not
+authorized to perform: execute-api:Invoke"), which tells them apart.
 
 `endpoint` replaces https://{api}.execute-api.{region}.amazonaws.com with another base URL and
 keeps the real host in the Host header, as AWS_ENDPOINT_URL does for boto3. The sandbox points
@@ -14,22 +16,29 @@ it at its local stand-in (sunset.local.invoke_urls); on AWS it is unset.
 
 from __future__ import annotations
 
+import http.client
 import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 PROBE_VALUE = "sunset-probe"
+# API Gateway ends every integration after at most 30 s (29 s on REST APIs) and answers 504, so a
+# route that is still there always answers within this; silence means nothing is there.
+PROBE_TIMEOUT_SECONDS = 35.0
+MISSING_TOKEN = "MissingAuthenticationTokenException"
+ApiKind = Literal["http", "rest"]
 _BODY_EXCERPT = 300
 _PATH_PARAMETER = re.compile(r"\{[^}]+\}")
 
 
 def invoke_host(api_id: str, region: str) -> str:
+    """The host clients call an API on (every stage shares it)."""
     return f"{api_id}.execute-api.{region}.amazonaws.com"
 
 
@@ -50,24 +59,30 @@ def probe_request(route_key: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class ProbeAnswer:
-    """What came back: a status and the start of the body, or no answer at all."""
+    """What came back: a status, API Gateway's error type and the start of the body, or no
+    answer at all."""
 
     status: int | None
     body: str = ""
     error: str | None = None
+    error_type: str | None = None
 
-    def shows_route_gone(self) -> bool:
-        """404 or no answer: gone. 403 too (what REST APIs answer for a path they do not know),
-        unless it says the signed probe is not authorized: then an IAM-protected route is there
-        and refused it. Anything else (an answer, a redirect, 401, 5xx) is a route still there."""
+    def shows_route_gone(self, api: ApiKind) -> bool:
+        """No answer, or the answer API Gateway gives for a route that is not there."""
         if self.status is None or self.status == 404:
             return True
-        return self.status == 403 and "not authorized to perform" not in self.body
+        if api == "http" or self.status != 403:
+            return False
+        if self.error_type:
+            return self.error_type.startswith(MISSING_TOKEN)
+        return "Missing Authentication Token" in self.body
 
     def describe(self) -> str:
+        """The answer in one line, as the report shows it."""
         if self.status is None:
             return f"no answer ({self.error})"
-        return f"HTTP {self.status} {self.body}".strip()
+        kind = f" [{self.error_type.split(':')[0]}]" if self.error_type else ""
+        return f"HTTP {self.status}{kind} {self.body}".strip()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -84,7 +99,7 @@ class Prober:
         credentials: Any,
         region: str,
         endpoint: str | None = None,
-        timeout_seconds: float = 5.0,
+        timeout_seconds: float = PROBE_TIMEOUT_SECONDS,
     ) -> None:
         self._credentials = credentials
         self._region = region
@@ -114,13 +129,20 @@ class Prober:
         request = urllib.request.Request(target, method=method, headers=headers)
         try:
             with self._opener.open(request, timeout=self._timeout) as response:
-                return ProbeAnswer(response.status, _excerpt(response.read(_BODY_EXCERPT)))
+                return _answer(response.status, response.headers, response.read(_BODY_EXCERPT))
         except urllib.error.HTTPError as exc:
             with exc:
-                return ProbeAnswer(exc.code, _excerpt(exc.read(_BODY_EXCERPT)))
+                return _answer(exc.code, exc.headers, exc.read(_BODY_EXCERPT))
         except OSError as exc:  # URLError, timeouts and refused connections alike
             reason = getattr(exc, "reason", exc)
             return ProbeAnswer(None, error=str(reason) or type(exc).__name__)
+        except http.client.HTTPException as exc:  # a connection cut mid-answer
+            return ProbeAnswer(None, error=f"{type(exc).__name__}: {exc}")
+
+
+def _answer(status: int, headers: Any, body: bytes) -> ProbeAnswer:
+    error_type = headers.get("x-amzn-ErrorType") if headers is not None else None
+    return ProbeAnswer(status, _excerpt(body), error_type=error_type)
 
 
 def _excerpt(body: bytes) -> str:

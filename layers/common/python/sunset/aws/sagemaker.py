@@ -36,6 +36,33 @@ def _is_missing(exc: ClientError) -> bool:
     )
 
 
+def probe_endpoint(runtime: Any, name: str) -> tuple[bool, str]:
+    """Invoke the endpoint with an empty JSON body, as a client would: (whether SageMaker says
+    there is no such endpoint, what came back). Anything else, a model error included, is an
+    answer from something still there."""
+    try:
+        response = runtime.invoke_endpoint(
+            EndpointName=name, ContentType="application/json", Body=b"{}"
+        )
+    except ClientError as exc:
+        message = error_message(exc)
+        # InvokeEndpoint says "Endpoint <name> of account <id> not found." (ValidationError).
+        gone = error_code(exc) == "ValidationError" and "not found" in message.lower()
+        return gone, f"{error_code(exc)}: {message}"
+    body = response["Body"].read(200).decode("utf-8", errors="replace")
+    return False, f"answered: {body}"
+
+
+def tags_of_existing(sagemaker: Any, arn: str) -> dict[str, str] | None:
+    """The resource's tags, or None when it was deleted meanwhile."""
+    try:
+        return tags_of(sagemaker, arn)
+    except ClientError as exc:
+        if _is_missing(exc) or error_code(exc) == "ValidationException":
+            return None
+        raise
+
+
 def describe_endpoint(sagemaker: Any, name: str) -> dict[str, Any] | None:
     """The endpoint's description, or None when it does not exist."""
     try:

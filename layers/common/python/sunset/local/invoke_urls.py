@@ -48,19 +48,20 @@ _log = logging.getLogger(__name__)
 class Answer:
     status: int
     body: str
+    error_type: str | None = None  # API Gateway's x-amzn-ErrorType header
 
 
-def _message(status: int, message: str) -> Answer:
-    return Answer(status, json.dumps({"message": message}))
+def _message(status: int, message: str, error_type: str | None = None) -> Answer:
+    return Answer(status, json.dumps({"message": message}), error_type)
 
 
-_FORBIDDEN = _message(403, "Forbidden")
-_NOT_FOUND = _message(404, "Not Found")
-_UNAUTHORIZED = _message(401, "Unauthorized")
+_FORBIDDEN = _message(403, "Forbidden", "ForbiddenException")
+_NOT_FOUND = _message(404, "Not Found", "NotFoundException")
+_UNAUTHORIZED = _message(401, "Unauthorized", "UnauthorizedException")
 # What a REST API answers for a path or method its deployment does not have (and for an
-# unsigned request to an AWS_IAM method).
-_NO_TOKEN = _message(403, "Missing Authentication Token")
-_INTERNAL = _message(500, "Internal server error")
+# unsigned request to an AWS_IAM method): the error type is what tells it apart.
+_NO_TOKEN = _message(403, "Missing Authentication Token", "MissingAuthenticationTokenException")
+_INTERNAL = _message(500, "Internal server error", "InternalServerErrorException")
 
 
 def _segments(path: str) -> list[str]:
@@ -195,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(answer.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        if answer.error_type:
+            self.send_header("x-amzn-ErrorType", answer.error_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -296,6 +299,7 @@ class InvokeUrls:
             f"User: arn:aws:sts::{self.account}:assumed-role/sandbox/probe is not authorized "
             f"to perform: execute-api:Invoke on resource: "
             f"arn:aws:execute-api:{region}:{self.account}:{api_id}/{stage}/{verb}{path}",
+            "AccessDeniedException",
         )
 
     def _http_api(self, api: Any, region: str, verb: str, path: str, authorization: str) -> Answer:
@@ -332,9 +336,8 @@ class InvokeUrls:
             if not authorization.lower().startswith("bearer "):
                 return _UNAUTHORIZED
         elif kind == "AWS_IAM":
-            if not authorization.startswith("AWS4-HMAC-SHA256"):
-                return _FORBIDDEN
-            return self._not_authorized(region, api.api_id, stage_name, verb, inner)
+            # HTTP APIs refuse an unsigned or unauthorised caller alike, with a bare Forbidden.
+            return _FORBIDDEN
         return Answer(200, json.dumps({"answer": MODEL_ANSWER, "route": route["routeKey"]}))
 
     def _rest_api(self, api: Any, region: str, verb: str, path: str, authorization: str) -> Answer:

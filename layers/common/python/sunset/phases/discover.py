@@ -73,7 +73,8 @@ def _endpoints(aws: AwsClients, scope: _Scope) -> list[EndpointRecord]:
     found = []
     for summary in sagemaker.list_endpoints(aws.sagemaker):
         name = summary["EndpointName"]
-        if not scope.wants(name, sagemaker.tags_of(aws.sagemaker, summary["EndpointArn"])):
+        tags = sagemaker.tags_of_existing(aws.sagemaker, summary["EndpointArn"])
+        if tags is None or not scope.wants(name, tags):  # None: deleted since it was listed
             continue
         endpoint = sagemaker.describe_endpoint(aws.sagemaker, name)
         if endpoint is None:  # deleted between list and describe

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -35,9 +35,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from sunset.aws import cloudwatch, execute_api, http_api, logs, rest_api, sagemaker
-from sunset.aws.errors import error_code, error_message
+from sunset.aws.errors import error_code
 from sunset.context import RunContext
-from sunset.errors import ShutdownNotProven
+from sunset.errors import ManifestError, ShutdownNotProven
 from sunset.journal import Toolkit, running_phase
 from sunset.manifest import (
     Evidence,
@@ -53,24 +53,32 @@ from sunset.tags import is_protected
 
 PHASE = "Validate shutdown"
 DELETING = "Deleting"
-# Probes run in parallel, each bounded in time, and their number is bounded, so that the phase
-# ends well inside the function's timeout however many routes the service had.
-MAX_PROBES = 200
+# Probes run in parallel, each bounded in time (execute_api.PROBE_TIMEOUT_SECONDS), and their
+# number is bounded, so that the phase ends inside the function's timeout (600 s) even if every
+# probe had to wait for its timeout.
+MAX_PROBES = 100
 PROBE_WORKERS = 8
-PROBE_TIMEOUT_SECONDS = 5.0
-# AWS/SageMaker and AWS/ApiGateway metrics are kept per minute.
+# AWS/SageMaker and AWS/ApiGateway metrics are kept per minute, and published a minute or two
+# late: a window shorter than two periods proves little, and a longer one is read only once
+# CloudWatch has caught up.
 METRIC_PERIOD = 60
+METRIC_DELAY_SECONDS = 120
 MAX_FINDINGS = 100
 MAX_LINE = 500
 # A busy log group can hold millions of events: read a bounded number per group, and say so.
 MAX_EVENTS_PER_GROUP = 20_000
 # How a log line shows a request, by the kind of log group. SageMaker's serving containers log
 # each inference call to /invocations (their health checks go to /ping); Lambda logs one START
-# line per invocation. Any other group (API access logs, the service's own logs) is read as one
-# line per request, except an access-log line whose status is 4xx: a refused request.
+# line per invocation. In any other group (API access logs, the service's own logs) a request is
+# a JSON line with an HTTP status, or a line with an HTTP method and path (common log format),
+# unless its status is 4xx: a refused request. Other lines (shutdown messages) are not requests.
 INVOCATION_LINE = re.compile(r"/invocations\b")
 LAMBDA_START_LINE = re.compile(r"^START RequestId:")
+HTTP_REQUEST_LINE = re.compile(r"\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+/\S*")
+CLF_REFUSED = re.compile(r"\"\s+4\d\d\b")
+STATUS_KEYS = ("status", "statusCode", "httpStatus")
 LAMBDA_LOG_PREFIX = "/aws/lambda/"
+_LOG_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:logs:[^:]*:\d*:log-group:(?P<name>[^:]+)")
 
 
 class ValidationStatus(BaseModel):
@@ -103,9 +111,13 @@ class _Proof:
 
     @property
     def access_cut_at(self) -> datetime:
-        """Requests through the APIs stop when the routes are removed; a service without APIs
-        has only its endpoints to cut."""
+        """Requests through the APIs stop when the routes are removed (Remove API routes always
+        runs before this phase; the fallback only guards a manifest without it)."""
         return self.validation.access_cut_at or self.validation.compute_stopped_at
+
+    @property
+    def grace(self) -> timedelta:
+        return timedelta(seconds=self.run.request.validation.grace_seconds)
 
 
 # ---------------------------------------------------------------------------------- endpoints
@@ -133,7 +145,7 @@ def _check_endpoints(proof: _Proof) -> None:
             continue
         status = found["EndpointStatus"]
         if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
-            answer = f"{status}, tagged sunset:protect=true since discovery: left on purpose"
+            answer = f"{status}, tagged sunset:protect=true: left running on purpose"
             proof.add("endpoints", subject, asked, answer, True)
             continue
         answer = f"{status} (config {found.get('EndpointConfigName')})"
@@ -247,7 +259,7 @@ def _check_rest_routes(proof: _Proof) -> None:
             answer = (
                 f"deployment {stage.get('deploymentId')} "
                 f"({(deployment or {}).get('description') or 'no description'}, created "
-                f"{created:%Y-%m-%d %H:%M:%S} UTC)"
+                f"{created.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC)"
                 if isinstance(created, datetime)
                 else f"deployment {stage.get('deploymentId')} not found"
             )
@@ -257,23 +269,33 @@ def _check_rest_routes(proof: _Proof) -> None:
 
 
 # ------------------------------------------------------------------------------------- probes
-def _route_probes(proof: _Proof) -> list[tuple[str, str, str]]:
-    """(method, url, route) for every captured route on every captured stage."""
+@dataclass(frozen=True)
+class _RouteProbe:
+    api: execute_api.ApiKind
+    method: str
+    url: str
+    route: str
+
+
+def _route_probes(proof: _Proof) -> list[_RouteProbe]:
+    """A probe for every captured route on every captured stage."""
     region = proof.kit.aws.region
-    wanted: list[tuple[str, str, str]] = []
+    wanted: list[_RouteProbe] = []
     backups = proof.manifest.backups
     for api_id, http in backups.http_apis.items():
         for stage in sorted(s["StageName"] for s in http.stages):
             for route in sorted(r["RouteKey"] for r in http.routes):
                 method, path = execute_api.probe_request(route)
                 url = execute_api.invoke_url(api_id, region, stage, path)
-                wanted.append((method, url, f"{route} (HTTP API {api_id}, stage {stage})"))
+                label = f"{route} (HTTP API {api_id}, stage {stage})"
+                wanted.append(_RouteProbe("http", method, url, label))
     for api_id, rest in backups.rest_apis.items():
         for stage in sorted(s["stageName"] for s in rest.stages):
             for key in rest_api.method_keys(rest.resources):
                 method, path = execute_api.probe_request(key)
                 url = execute_api.invoke_url(api_id, region, stage, path)
-                wanted.append((method, url, f"{key} (REST API {api_id}, stage {stage})"))
+                label = f"{key} (REST API {api_id}, stage {stage})"
+                wanted.append(_RouteProbe("rest", method, url, label))
     return wanted
 
 
@@ -286,47 +308,36 @@ def _check_probes(proof: _Proof) -> None:
             f"(at most {MAX_PROBES} per run); the routes check covers them all"
         )
         wanted = wanted[:MAX_PROBES]
-    prober = execute_api.Prober(
-        kit.aws.credentials(), kit.aws.region, kit.execute_api_endpoint, PROBE_TIMEOUT_SECONDS
-    )
+    prober = execute_api.Prober(kit.aws.credentials(), kit.aws.region, kit.execute_api_endpoint)
+    endpoints = proof.manifest.require_inventory().endpoints
     with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
-        answers = list(pool.map(lambda probe: prober.send(probe[0], probe[1]), wanted))
-    for (method, url, route), answer in zip(wanted, answers, strict=True):
-        gone = answer.shows_route_gone()
-        proof.add(
-            "probes",
-            route,
-            f"{method} {url} (signed, no body)",
-            answer.describe() + ("" if gone else ": the route still answers"),
-            gone,
-        )
-    for endpoint in proof.manifest.require_inventory().endpoints:
-        _probe_endpoint(proof, endpoint.name, endpoint.arn)
+        route_answers = pool.map(lambda probe: prober.send(probe.method, probe.url), wanted)
+        invoked = pool.map(lambda endpoint: _invoke(proof, endpoint.name, endpoint.arn), endpoints)
+        for probe, answer in zip(wanted, list(route_answers), strict=True):
+            gone = answer.shows_route_gone(probe.api)
+            proof.add(
+                "probes",
+                probe.route,
+                f"{probe.method} {probe.url} (signed, no body)",
+                answer.describe() + ("" if gone else ": the route still answers"),
+                gone,
+            )
+        for endpoint, (asked, answer, gone) in zip(endpoints, list(invoked), strict=True):
+            proof.add("probes", f"sagemaker-endpoint/{endpoint.name}", asked, answer, gone)
 
 
-def _probe_endpoint(proof: _Proof, name: str, arn: str) -> None:
-    asked = f"InvokeEndpoint {name} (empty JSON body)"
-    subject = f"sagemaker-endpoint/{name}"
+def _invoke(proof: _Proof, name: str, arn: str) -> tuple[str, str, bool]:
+    """(what was asked, the answer, whether it shows the endpoint gone) for one endpoint."""
     aws = proof.kit.aws
     if sagemaker.describe_endpoint(aws.sagemaker, name) is not None and is_protected(
         sagemaker.tags_of(aws.sagemaker, arn)
     ):
         # Left running on purpose: invoking it would only prove what the STOPPED notice says.
-        answer = "not invoked: tagged sunset:protect=true since discovery, left on purpose"
-        proof.add("probes", subject, "DescribeEndpoint, ListTags", answer, True)
-        return
-    try:
-        response = aws.sagemaker_runtime.invoke_endpoint(
-            EndpointName=name, ContentType="application/json", Body=b"{}"
-        )
-    except ClientError as exc:
-        message = error_message(exc)
-        gone = error_code(exc) == "ValidationError" and "not found" in message.lower()
-        answer = f"{error_code(exc)}: {message}"
-        proof.add("probes", subject, asked, answer + ("" if gone else ": it answers"), gone)
-        return
-    body = response["Body"].read(200).decode("utf-8", errors="replace")
-    proof.add("probes", subject, asked, f"answered: {body}: the model still serves", False)
+        answer = "not invoked: tagged sunset:protect=true, left running on purpose"
+        return "DescribeEndpoint, ListTags", answer, True
+    gone, answer = sagemaker.probe_endpoint(aws.sagemaker_runtime, name)
+    suffix = "" if gone else ": the endpoint still answers"
+    return f"InvokeEndpoint {name} (empty JSON body)", answer + suffix, gone
 
 
 # ------------------------------------------------------------------------------------ traffic
@@ -372,14 +383,14 @@ def _check_traffic(proof: _Proof) -> None:
     if not metrics:
         validation.skipped["traffic"] = "the service has no endpoint and no API to measure"
         return
-    # CloudWatch rounds StartTime down to the minute, so the first period may hold requests from
-    # before the cut-off: only periods that start in the second of the cut-off or later count
-    # (timestamps have whole seconds). The minute of the cut-off itself is covered by the logs
-    # check, which reads exact timestamps. Endpoints and APIs have different cut-offs: one
-    # query each.
+    # Requests in flight at the cut-off end within the grace, so the window opens after it.
+    # CloudWatch rounds StartTime down to the minute, so a period may start before the window:
+    # only periods that start in the window's first second or later count. Endpoints and APIs
+    # have different cut-offs: one query each.
     after: dict[str, float] = {}
+    opened: dict[datetime, datetime] = {}
     for cut in sorted({cut for _, cut in metrics.values()}):
-        start = cut.replace(microsecond=0)
+        start = opened[cut] = (cut + proof.grace).replace(microsecond=0)
         end = max(validation.quiet_until, start + timedelta(seconds=1))
         batch = {label: metric for label, (metric, at) in metrics.items() if at == cut}
         points = cloudwatch.metric_points(
@@ -387,16 +398,19 @@ def _check_traffic(proof: _Proof) -> None:
         )
         for label, pairs in points.items():
             after[label] = sum(value for stamp, value in pairs if stamp >= start)
-    window = (
-        f"from the cut-off until {validation.quiet_until:%H:%M:%S} UTC, Sum per {METRIC_PERIOD} s"
-    )
-    caveat = " (under two minutes of per-minute metrics: the logs check reads the rest)"
-    window += caveat if quiet < 2 * METRIC_PERIOD else ""
+    short = quiet < 2 * METRIC_PERIOD
+    if short and not any(after.values()):
+        validation.skipped["traffic"] = (
+            f"no traffic seen, but a quiet period of {quiet} s is under two minutes of "
+            "per-minute metrics, which proves little: ask for 300 s or more"
+        )
+        return
+    window = f"until {validation.quiet_until:%H:%M:%S} UTC, Sum per {METRIC_PERIOD} s"
     for label, (_, cut) in metrics.items():
         if not label.startswith("Invocations "):
             continue
         total = after[label]
-        answer = f"{total:,.0f} invocation(s) after {cut:%H:%M:%S}"
+        answer = f"{total:,.0f} invocation(s) from {opened[cut]:%H:%M:%S}"
         passed = total == 0
         proof.add(
             "traffic",
@@ -413,7 +427,7 @@ def _check_traffic(proof: _Proof) -> None:
         failed = sum(after[label] for label in labels if label.startswith("5"))
         answered = max(count - refused, 0.0)
         answer = (
-            f"{count:,.0f} request(s) after {metrics[f'Count {api}'][1]:%H:%M:%S}: "
+            f"{count:,.0f} request(s) from {opened[metrics[f'Count {api}'][1]]:%H:%M:%S}: "
             f"{refused:,.0f} refused (4xx), {failed:,.0f} failed (5xx), "
             f"{answered:,.0f} not refused"
         )
@@ -432,6 +446,7 @@ class _LogScan:
     findings: list[LogFinding] = field(default_factory=list)
     scanned: int = 0
     truncated: bool = False
+    unreadable: list[str] = field(default_factory=list)
 
     def keep(self, finding: LogFinding) -> None:
         if len(self.findings) >= MAX_FINDINGS:
@@ -446,87 +461,130 @@ def request_rule(group: str) -> tuple[str, Callable[[str], bool]]:
         return "an inference call (/invocations)", lambda line: bool(INVOCATION_LINE.search(line))
     if group.startswith(LAMBDA_LOG_PREFIX):
         return "a Lambda invocation (START line)", lambda line: bool(LAMBDA_START_LINE.match(line))
-    return "a request line (not a 4xx access-log entry)", lambda line: not _refused(line)
+    return "a request not refused (access-log line, status not 4xx)", _is_request_line
 
 
-def _refused(line: str) -> bool:
-    """An access-log line (JSON) whose status is 4xx: the request was turned away."""
+def _is_request_line(line: str) -> bool:
     try:
         entry = json.loads(line)
     except ValueError:
-        return False
-    return isinstance(entry, dict) and str(entry.get("status", "")).startswith("4")
+        entry = None
+    if isinstance(entry, dict):
+        status = next((entry[key] for key in STATUS_KEYS if key in entry), None)
+        return status is not None and not str(status).startswith("4")
+    return bool(HTTP_REQUEST_LINE.search(line)) and not CLF_REFUSED.search(line)
 
 
-def _scan_group(
-    proof: _Proof, scan: _LogScan, group: str, events: Iterable[dict[str, Any]]
-) -> tuple[int, int, int]:
-    """(events read, error lines, requests after the cut-off) for one log group."""
+def _access_log_groups(manifest: Manifest) -> list[str]:
+    """The groups the captured stages sent access logs to: this API's requests, tagged or not."""
+    backups = manifest.backups
+    arns = [
+        (stage.get("AccessLogSettings") or {}).get("DestinationArn")
+        for capture in backups.http_apis.values()
+        for stage in capture.stages
+    ]
+    arns += [
+        (stage.get("accessLogSettings") or {}).get("destinationArn")
+        for capture in backups.rest_apis.values()
+        for stage in capture.stages
+    ]
+    found = (_LOG_GROUP_ARN.match(arn or "") for arn in arns)
+    return [match["name"] for match in found if match]
+
+
+def _read(
+    proof: _Proof, group: str, start: datetime, end: datetime, line: Callable[[datetime, str], None]
+) -> tuple[int, bool]:
+    """Feed each event of [start, end] to `line`: (events read, whether the bound was hit)."""
+    if end <= start:
+        return 0, False
+    read = 0
+    for event in logs.events_between(proof.kit.aws.logs, group, start, end):
+        if read >= MAX_EVENTS_PER_GROUP:
+            return read, True
+        read += 1
+        line(datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC), str(event["message"]))
+    return read, False
+
+
+def _check_group(proof: _Proof, scan: _LogScan, group: str, now: datetime) -> None:
+    started = proof.run.started_at
     cut = proof.validation.compute_stopped_at
     if not group.startswith(SAGEMAKER_LOG_PREFIX):
         cut = proof.access_cut_at
+    cut += proof.grace
     rule, is_request = request_rule(group)
-    read = errors = requests = 0
-    for event in events:
-        if read >= MAX_EVENTS_PER_GROUP:
-            scan.truncated = True
-            break
-        read += 1
-        message = str(event.get("message", ""))
-        stamp = datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC)
+    errors: list[LogFinding] = []
+    requests: list[LogFinding] = []
+
+    def error_line(stamp: datetime, message: str) -> None:
         pattern = next((p for p, regex in scan.patterns if regex.search(message)), None)
         if pattern is not None:
-            errors += 1
-            scan.keep(
+            errors.append(
                 LogFinding(
                     log_group=group, pattern=pattern, timestamp=stamp, message=message[:MAX_LINE]
                 )
             )
+
+    def request_line(stamp: datetime, message: str) -> None:
         if stamp > cut and is_request(message):
-            requests += 1
-            scan.keep(
+            why = f"{rule} after {cut:%H:%M:%S}"
+            requests.append(
                 LogFinding(
                     log_group=group,
-                    pattern=f"{rule} after {cut:%H:%M:%S}",
+                    pattern=why,
                     timestamp=stamp,
                     message=message[:MAX_LINE],
                     kind="request",
                 )
             )
+
+    asked = (
+        f"FilterLogEvents {group}: error lines from {started:%H:%M:%S}, requests from "
+        f"{cut:%H:%M:%S} (cut-off + grace), to {now:%H:%M:%S} UTC"
+    )
+    try:
+        read, errors_cut_short = _read(proof, group, started, now, error_line)
+        after, busy = _read(proof, group, cut, now, request_line)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        scan.unreadable.append(f"{group}: does not exist")
+        proof.add("logs", group, asked, "no such log group: nothing logs there", True)
+        return
     scan.scanned += read
-    return read, errors, requests
+    for finding in errors + requests:
+        scan.keep(finding)
+    answer = f"{read} event(s) in the run: {len(errors)} error line(s)"
+    if errors_cut_short:
+        answer += f" in the first {MAX_EVENTS_PER_GROUP:,} read"
+        scan.truncated = True
+    answer += f"; {after} event(s) after the cut-off: {len(requests)} request(s)"
+    if busy:
+        answer += f", and more than {MAX_EVENTS_PER_GROUP:,} events there: still busy"
+        scan.truncated = True
+    if errors or requests:
+        answer += "; the lines are in the report"
+    proof.add("logs", group, asked, answer, not (errors or requests or busy))
 
 
 def _check_logs(proof: _Proof) -> None:
     patterns = proof.run.request.validation.error_patterns
     scan = _LogScan([(pattern, re.compile(pattern)) for pattern in patterns])
     groups = [group.name for group in proof.manifest.require_inventory().log_groups]
-    start, end = proof.run.started_at, proof.kit.now()
-    unreadable: list[str] = []
+    groups += [g for g in _access_log_groups(proof.manifest) if g not in groups]
+    now = proof.kit.now()
     for group in groups:
-        asked = f"FilterLogEvents {group} from {start:%H:%M:%S} to {end:%H:%M:%S} UTC"
-        try:
-            events = logs.events_between(proof.kit.aws.logs, group, start, end)
-            read, errors, requests = _scan_group(proof, scan, group, events)
-        except ClientError as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            unreadable.append(f"{group}: no longer exists")
-            proof.add("logs", group, asked, "the log group no longer exists: nothing logs", True)
-            continue
-        answer = f"{read} event(s): {errors} error line(s), {requests} request(s) after the cut-off"
-        if errors or requests:
-            answer += "; the lines are in the report"
-        proof.add("logs", group, asked, answer, not (errors or requests))
+        _check_group(proof, scan, group, now)
     proof.manifest.log_check = LogCheck(
-        window_start=start,
-        window_end=end,
+        window_start=proof.run.started_at,
+        window_end=now,
         log_groups=groups,
         patterns=patterns,
         events_scanned=scan.scanned,
         findings=scan.findings,
         truncated=scan.truncated,
-        unreadable=unreadable,
+        unreadable=scan.unreadable,
     )
     if not groups:
         proof.validation.skipped["logs"] = "the service has no log group"
@@ -543,17 +601,23 @@ _CHECKS: dict[CheckName, Callable[[_Proof], None]] = {
 
 
 def _start(run: RunContext, manifest: Manifest) -> ShutdownValidation:
-    from sunset.errors import ManifestError
-
     stopped = manifest.phase_ended("Stop endpoints")
     if stopped is None:
         raise ManifestError(f"run {run.run_id} has no finished Stop endpoints phase to validate")
     options = run.request.validation
+    quiet_until = stopped
+    if options.quiet_period_seconds:
+        # The quiet period starts once requests in flight at the cut-off have had their grace.
+        quiet_until += timedelta(seconds=options.grace_seconds + options.quiet_period_seconds)
+    checks_at = quiet_until
+    if "traffic" in options.checks and options.quiet_period_seconds >= 2 * METRIC_PERIOD:
+        checks_at += timedelta(seconds=METRIC_DELAY_SECONDS)
     return ShutdownValidation(
         checks=list(options.checks),
         access_cut_at=manifest.phase_ended("Remove API routes"),
         compute_stopped_at=stopped,
-        quiet_until=stopped + timedelta(seconds=options.quiet_period_seconds),
+        quiet_until=quiet_until,
+        checks_at=checks_at,
         deadline=stopped + timedelta(seconds=options.deadline_seconds),
     )
 
@@ -571,6 +635,11 @@ def _waiting_for(proof: _Proof, now: datetime) -> tuple[list[str], int]:
     if now < validation.quiet_until:
         reasons.append(f"the quiet period, until {validation.quiet_until:%H:%M:%S} UTC")
         waits.append((validation.quiet_until - now).total_seconds())
+    elif validation.checks_at and now < validation.checks_at:
+        reasons.append(
+            f"CloudWatch to publish the last minutes, until {validation.checks_at:%H:%M:%S}"
+        )
+        waits.append((validation.checks_at - now).total_seconds())
     return reasons, max(1, math.ceil(min(waits))) if waits else 0
 
 
@@ -605,6 +674,19 @@ def validate_shutdown(run: RunContext, kit: Toolkit) -> ValidationStatus:
         for name in validation.checks:
             _CHECKS[name](proof)
         validation.settled_at = kit.now()
+        if not validation.evidence:
+            # Every check asked for was skipped: nothing was proven, so nothing may be claimed.
+            validation.evidence.append(
+                Evidence(
+                    check=validation.checks[0],
+                    subject=f"service/{run.service}",
+                    asked=f"checks {', '.join(validation.checks)}",
+                    answer="no check could give an answer: "
+                    + "; ".join(f"{name}: {why}" for name, why in validation.skipped.items()),
+                    passed=False,
+                    at=kit.now(),
+                )
+            )
         failures = validation.failures()
         journal.record(
             "validate shutdown",
