@@ -79,12 +79,13 @@ def test_a_clean_shutdown_passes_every_check_with_its_evidence(
 def test_a_route_put_back_during_the_run_is_caught_by_the_routes_check_and_its_probe(
     sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
-    # Given someone who puts an open route and a stage back on the HTTP API after the cut
+    # Given someone who puts an open route and a stage back on the HTTP API after the cut, and
+    # adds a route it never had
     http = sandbox.client("apigatewayv2")
 
     def put_back() -> None:
-        route = http.create_route(ApiId=service.http_api_id, RouteKey="GET /health")
-        assert route["RouteKey"] == "GET /health"
+        for key in ("GET /health", "GET /debug"):
+            assert http.create_route(ApiId=service.http_api_id, RouteKey=key)["RouteKey"] == key
         http.create_stage(ApiId=service.http_api_id, StageName="$default", AutoDeploy=True)
 
     sandbox.before("ValidateShutdownFunction", _once(put_back))
@@ -103,7 +104,7 @@ def test_a_route_put_back_during_the_run_is_caught_by_the_routes_check_and_its_p
     incident = inbox.notices()[-1]
     assert incident.phase == "INCIDENT"
     assert "show the service still ALIVE" in incident.body
-    assert "still there: GET /health" in incident.body
+    assert "still there: GET /debug (added since), GET /health" in incident.body
     report = artifact(sandbox, "route-left", "report.md")
     assert "**NOT proven down**" in report and "Still alive:" in report
 

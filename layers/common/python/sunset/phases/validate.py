@@ -178,22 +178,18 @@ def _check_http_routes(proof: _Proof) -> None:
             proof.add("routes", subject, f"GetApi {api_id}", "the API no longer exists", True)
             continue
         captured = {route["RouteKey"] for route in capture.routes}
-        left = sorted(captured & {r["RouteKey"] for r in http_api.routes(aws.http_apis, api_id)})
-        proof.add(
-            "routes",
-            subject,
-            f"GetRoutes {api_id}",
-            f"still there: {', '.join(left)}" if left else f"none of {len(captured)} route(s)",
-            not left,
-        )
+        live = {route["RouteKey"] for route in http_api.routes(aws.http_apis, api_id)}
+        proof.add("routes", subject, f"GetRoutes {api_id}", *_routes_left(captured, live))
         stages = {s["StageName"] for s in capture.stages}
-        live = sorted(stages & {s["StageName"] for s in http_api.stages(aws.http_apis, api_id)})
+        serving = sorted(stages & {s["StageName"] for s in http_api.stages(aws.http_apis, api_id)})
         proof.add(
             "routes",
             subject,
             f"GetStages {api_id}",
-            f"still serving: {', '.join(live)}" if live else f"none of {len(stages)} stage(s)",
-            not live,
+            f"still serving: {', '.join(serving)}"
+            if serving
+            else f"none of {len(stages)} stage(s)",
+            not serving,
         )
         if capture.api_mappings:
             mapped = {m["ApiMappingId"] for m in http_api.api_mappings_of(aws.http_apis, api_id)}
@@ -209,6 +205,16 @@ def _check_http_routes(proof: _Proof) -> None:
                 f"still mapped: {', '.join(kept)}" if kept else "no mapping left",
                 not kept,
             )
+
+
+def _routes_left(captured: set[str], live: set[str]) -> tuple[str, bool]:
+    """The answer about an API's routes: any route on it after the cut is a way in, captured
+    or added since (the removal refuses an API with routes it has no capture of, so a route
+    added since came after the cut)."""
+    if not live:
+        return f"none of {len(captured)} route(s) left", True
+    named = [f"{key}{'' if key in captured else ' (added since)'}" for key in sorted(live)]
+    return f"still there: {', '.join(named)}", False
 
 
 def _check_routes(proof: _Proof) -> None:
@@ -234,14 +240,7 @@ def _check_rest_routes(proof: _Proof) -> None:
         if rest_api.is_tombstone(tombstone):
             # An earlier run's tombstone is in this run's capture; the one there now is ours.
             live.discard(f"{rest_api.TOMBSTONE_METHOD} /")
-        left = sorted(captured & live)
-        proof.add(
-            "routes",
-            subject,
-            f"GetResources {api_id}",
-            f"still there: {', '.join(left)}" if left else f"none of {len(captured)} method(s)",
-            not left,
-        )
+        proof.add("routes", subject, f"GetResources {api_id}", *_routes_left(captured, live))
         stages = {stage["stageName"]: stage for stage in rest_api.stages(aws.rest_apis, api_id)}
         for name in sorted(stage["stageName"] for stage in capture.stages):
             asked = f"GetStage {api_id}/{name}, GetDeployment"
