@@ -15,6 +15,8 @@ from tests.conftest import Inbox, artifact, manifest_of
 
 # A short quiet period, and no grace for requests in flight: the sandbox has none.
 QUIET = {"quiet_period_seconds": 1, "grace_seconds": 0}
+# Quick polls: a rollback polls restarted endpoints as often as the run polled its backups.
+FAST = {"poll_seconds": 1, "deadline_seconds": 60}
 
 
 def _once(action: Callable[[], None]) -> Callable[..., None]:
@@ -125,7 +127,8 @@ def test_a_rest_stage_left_on_its_old_deployment_is_caught(
 
     sandbox.before("ValidateShutdownFunction", _once(repin))
     # When
-    run = sandbox.run("decommission", service.request(validation=QUIET), name="stale-stage")
+    request = service.request(validation=QUIET, backup=FAST)
+    run = sandbox.run("decommission", request, name="stale-stage")
     # Then the stage and the routes it still serves are named, and the run was rolled back
     assert (run.status, run.error) == ("FAILED", "ShutdownNotProven")
     assert "Rolled back" in run.states_entered
@@ -151,7 +154,8 @@ def test_an_endpoint_left_running_is_caught_and_the_run_rolled_back(
 
     sandbox.before("ValidateShutdownFunction", _once(restart))
     # When
-    run = sandbox.run("decommission", service.request(validation=QUIET), name="endpoint-left")
+    request = service.request(validation=QUIET, backup=FAST)
+    run = sandbox.run("decommission", request, name="endpoint-left")
     # Then the endpoints check and the InvokeEndpoint probe both say so
     assert (run.status, run.error) == ("FAILED", "ShutdownNotProven")
     evidence = _evidence(sandbox, "endpoint-left")
