@@ -73,6 +73,10 @@ def test_a_clean_shutdown_passes_every_check_with_its_evidence(
     assert completed.phase == "COMPLETED"
     assert "the service is down" in completed.body
     assert "Not checked: traffic" in completed.body
+    assert (
+        "Validation: endpoints passed, routes passed, probes passed, traffic not checked, "
+        "logs passed" in completed.body
+    )
     report = artifact(sandbox, "clean", "report.md")
     assert "**Proven down**" in report
     assert f"https://{http}.execute-api.us-east-1.amazonaws.com/partner/v1/chat" in report

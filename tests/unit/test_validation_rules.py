@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from sunset.aws.execute_api import ProbeAnswer, Prober, invoke_url, probe_request
+from sunset.manifest import Evidence, ShutdownValidation
 from sunset.phases.validate import request_rule
 
 
@@ -154,3 +156,33 @@ def test_no_answer_is_reported_not_raised() -> None:
 def test_which_log_lines_are_requests(group: str, line: str, is_request: bool) -> None:
     _words, test = request_rule(group)
     assert test(line) is is_request
+
+
+def test_each_check_gets_a_verdict_from_its_answers() -> None:
+    # Given
+    at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+
+    def answer(check: Any, passed: bool) -> Evidence:
+        return Evidence(check=check, subject="s", asked="a", answer="x", passed=passed, at=at)
+
+    validation = ShutdownValidation(
+        checks=["endpoints", "routes", "probes", "traffic", "logs"],
+        access_cut_at=at,
+        compute_stopped_at=at,
+        quiet_until=at,
+        deadline=at,
+        evidence=[answer("endpoints", True), answer("routes", False), answer("probes", True)],
+        skipped={"probes": "capped", "traffic": "no quiet period"},
+    )
+    # Then before the checks ran, nothing is claimed
+    assert set(validation.verdicts().values()) == {"not run"} and not validation.proven
+    # and once they ran, each check is judged by its own answers
+    validation.settled_at = at
+    assert validation.verdicts() == {
+        "endpoints": "passed",
+        "routes": "FAILED",
+        "probes": "partly checked",
+        "traffic": "not checked",
+        "logs": "not checked",
+    }
+    assert not validation.proven

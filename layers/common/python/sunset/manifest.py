@@ -403,6 +403,22 @@ class ShutdownValidation(_Record):
     def failures(self) -> list[Evidence]:
         return [item for item in self.evidence if not item.passed]
 
+    def verdicts(self) -> dict[str, str]:
+        """Each check asked for: 'passed', 'FAILED', 'partly checked' (some of it could not
+        run), 'not checked' (none of it could), or 'not run' (the checks never ran)."""
+        verdicts: dict[str, str] = {}
+        for name in self.checks:
+            answers = [item for item in self.evidence if item.check == name]
+            if self.settled_at is None:
+                verdicts[name] = "not run"
+            elif any(not item.passed for item in answers):
+                verdicts[name] = "FAILED"
+            elif not answers:
+                verdicts[name] = "not checked"
+            else:
+                verdicts[name] = "partly checked" if name in self.skipped else "passed"
+        return verdicts
+
     @property
     def proven(self) -> bool:
         """Every check ran to an answer and none found the service alive."""

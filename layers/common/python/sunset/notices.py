@@ -223,9 +223,9 @@ def proof_lines(manifest: Manifest) -> str:
     if validation is None or validation.settled_at is None:
         return "Validation: the service was not proven down (the checks did not run to the end)."
     failures = validation.failures()
-    checks = ", ".join(validation.checks)
+    verdicts = ", ".join(f"{name} {verdict}" for name, verdict in validation.verdicts().items())
     lines = [
-        f"Validation ({checks}): {len(validation.evidence)} answer(s), "
+        f"Validation: {verdicts}. {len(validation.evidence)} answer(s), "
         + (f"{len(failures)} show the service still ALIVE:" if failures else "the service is down.")
     ]
     lines += [f"- {item.check}: {item.subject}: {item.answer}" for item in failures[:20]]

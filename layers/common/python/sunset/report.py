@@ -75,14 +75,24 @@ def _validation_sections(manifest: Manifest) -> list[str]:
         f"{_at(validation.quiet_until)}; {validation.polls} poll(s), answered at "
         f"{_at(validation.settled_at)}.",
     ]
+    sections.append(
+        _table(
+            ["Check", "Verdict", "Answers", "Not checked"],
+            [
+                [
+                    name,
+                    verdict,
+                    sum(1 for e in validation.evidence if e.check == name),
+                    validation.skipped.get(name, ""),
+                ]
+                for name, verdict in validation.verdicts().items()
+            ],
+        )
+    )
     if failures:
         sections.append(
             "Still alive:\n\n"
             + "\n".join(f"- **{e.check}** {e.subject}: {e.answer}" for e in failures)
-        )
-    if validation.skipped:
-        sections.append(
-            "\n".join(f"- Not checked, {name}: {why}" for name, why in validation.skipped.items())
         )
     if validation.evidence:
         sections.append(
