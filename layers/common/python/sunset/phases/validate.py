@@ -309,6 +309,9 @@ def _check_probes(proof: _Proof) -> None:
         wanted = wanted[:MAX_PROBES]
     prober = execute_api.Prober(kit.aws.credentials(), kit.aws.region, kit.execute_api_endpoint)
     endpoints = proof.manifest.require_inventory().endpoints
+    # Clients are created here, before the threads: a boto3 client may be shared between
+    # threads, but creating one from a shared session may not.
+    _clients = (kit.aws.sagemaker, kit.aws.sagemaker_runtime)
     with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
         route_answers = pool.map(lambda probe: prober.send(probe.method, probe.url), wanted)
         invoked = pool.map(lambda endpoint: _invoke(proof, endpoint.name, endpoint.arn), endpoints)
