@@ -421,8 +421,8 @@ class ShutdownValidation(_Record):
 
     @property
     def proven(self) -> bool:
-        """Every check ran to an answer and none found the service alive."""
-        return self.settled_at is not None and not self.failures()
+        """The checks ran, gave answers, and none found the service alive."""
+        return self.settled_at is not None and bool(self.evidence) and not self.failures()
 
 
 class PhaseRecord(_Record):

@@ -222,6 +222,10 @@ def proof_lines(manifest: Manifest) -> str:
     validation = manifest.validation
     if validation is None or validation.settled_at is None:
         return "Validation: the service was not proven down (the checks did not run to the end)."
+    if not validation.evidence:
+        return "Validation: no check could give an answer, so the service is NOT proven down: " + (
+            "; ".join(f"{name}: {why}" for name, why in validation.skipped.items())
+        )
     failures = validation.failures()
     verdicts = ", ".join(f"{name} {verdict}" for name, verdict in validation.verdicts().items())
     lines = [

@@ -63,6 +63,8 @@ def _validation_sections(manifest: Manifest) -> list[str]:
     failures = validation.failures()
     if validation.settled_at is None:
         verdict = "The checks did not run to the end: the shutdown is **not proven**."
+    elif not validation.evidence:
+        verdict = "No check could give an answer: the shutdown is **NOT proven**."
     elif failures:
         verdict = f"**NOT proven down**: {len(failures)} answer(s) show the service still alive."
     else:

@@ -5,10 +5,11 @@ an operator would, and keeps every question and answer in the manifest:
 
 - endpoints: DescribeEndpoint finds none of the service's endpoints, and no endpoint carrying
   the service's tags is running (one created during the run would be missed otherwise);
-- routes: the captured routes, stages and domain mappings are gone from the HTTP APIs, the
-  methods from the REST APIs, and every REST stage serves a deployment made after the removal;
-- probes: each removed route's invoke URL answers 404 or 403 (or nothing), and InvokeEndpoint
-  on each stopped endpoint fails with not-found;
+- routes: no route is left on the HTTP APIs, nor their captured stages and domain mappings, no
+  method on the REST APIs, and every REST stage serves a deployment made after the removal;
+- probes: each removed route's invoke URL answers as a missing route does (nothing, 404, or a
+  REST API's missing-token 403), and InvokeEndpoint on each stopped endpoint fails with
+  not-found;
 - traffic: CloudWatch shows no invocation and no answered request after the cut-off, over the
   quiet period;
 - logs: no request after the cut-off, and no line matching an error pattern during the run.
@@ -26,7 +27,7 @@ import json
 import math
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +59,9 @@ DELETING = "Deleting"
 # probe had to wait for its timeout.
 MAX_PROBES = 100
 PROBE_WORKERS = 8
+# The probes' share of the function's 600 s: one still unanswered then is recorded as such (and
+# fails), so that a slow answer cannot turn the evidence into a bare Lambda timeout.
+PROBE_BUDGET_SECONDS = 240
 # AWS/SageMaker and AWS/ApiGateway metrics are kept per minute, and published a minute or two
 # late: a window shorter than two periods proves little, and a longer one is read only once
 # CloudWatch has caught up.
@@ -144,7 +148,11 @@ def _check_endpoints(proof: _Proof) -> None:
             proof.add("endpoints", subject, asked, "not found", True)
             continue
         status = found["EndpointStatus"]
-        if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
+        tags = sagemaker.tags_of_existing(aws.sagemaker, endpoint.arn)
+        if tags is None:  # its deletion ended between the two reads
+            proof.add("endpoints", subject, asked, "not found (deleted while read)", True)
+            continue
+        if is_protected(tags):
             answer = f"{status}, tagged sunset:protect=true: left running on purpose"
             proof.add("endpoints", subject, asked, answer, True)
             continue
@@ -312,27 +320,38 @@ def _check_probes(proof: _Proof) -> None:
     # Clients are created here, before the threads: a boto3 client may be shared between
     # threads, but creating one from a shared session may not.
     _clients = (kit.aws.sagemaker, kit.aws.sagemaker_runtime)
-    with ThreadPoolExecutor(max_workers=PROBE_WORKERS) as pool:
-        route_answers = pool.map(lambda probe: prober.send(probe.method, probe.url), wanted)
-        invoked = pool.map(lambda endpoint: _invoke(proof, endpoint.name, endpoint.arn), endpoints)
-        for probe, answer in zip(wanted, list(route_answers), strict=True):
-            gone = answer.shows_route_gone(probe.api)
-            proof.add(
-                "probes",
-                probe.route,
-                f"{probe.method} {probe.url} (signed, no body)",
-                answer.describe() + ("" if gone else ": the route still answers"),
-                gone,
-            )
-        for endpoint, (asked, answer, gone) in zip(endpoints, list(invoked), strict=True):
-            proof.add("probes", f"sagemaker-endpoint/{endpoint.name}", asked, answer, gone)
+    late = f"not answered within the {PROBE_BUDGET_SECONDS} s the probes may take"
+    pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS)
+    try:
+        # Endpoints first: they are few, and a live one is the worst thing to miss.
+        invoked = {pool.submit(_invoke, proof, e.name, e.arn): e.name for e in endpoints}
+        sent = {pool.submit(prober.send, probe.method, probe.url): probe for probe in wanted}
+        done, _ = wait([*invoked, *sent], timeout=PROBE_BUDGET_SECONDS)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    for future, probe in sent.items():
+        asked = f"{probe.method} {probe.url} (signed, no body)"
+        if future not in done:
+            proof.add("probes", probe.route, asked, late, False)
+            continue
+        answer = future.result()
+        gone = answer.shows_route_gone(probe.api)
+        suffix = "" if gone else ": the route still answers"
+        proof.add("probes", probe.route, asked, answer.describe() + suffix, gone)
+    for future, name in invoked.items():
+        subject = f"sagemaker-endpoint/{name}"
+        if future not in done:
+            proof.add("probes", subject, f"InvokeEndpoint {name}", late, False)
+            continue
+        asked, text, gone = future.result()
+        proof.add("probes", subject, asked, text, gone)
 
 
 def _invoke(proof: _Proof, name: str, arn: str) -> tuple[str, str, bool]:
     """(what was asked, the answer, whether it shows the endpoint gone) for one endpoint."""
     aws = proof.kit.aws
     if sagemaker.describe_endpoint(aws.sagemaker, name) is not None and is_protected(
-        sagemaker.tags_of(aws.sagemaker, arn)
+        sagemaker.tags_of_existing(aws.sagemaker, arn) or {}
     ):
         # Left running on purpose: invoking it would only prove what the STOPPED notice says.
         answer = "not invoked: tagged sunset:protect=true, left running on purpose"
@@ -372,6 +391,16 @@ def _traffic_metrics(proof: _Proof) -> dict[str, tuple[dict[str, Any], datetime]
     return metrics
 
 
+def _refused_after(after: dict[str, float], count_label: str) -> float:
+    """The 4xx sum that goes with a Count metric's label ('Count ApiId=x' -> '4xx ApiId=x')."""
+    api = count_label.removeprefix("Count ")
+    return sum(
+        value
+        for label, value in after.items()
+        if label == f"4xx {api}" or label == f"4XXError {api}"
+    )
+
+
 def _check_traffic(proof: _Proof) -> None:
     validation = proof.validation
     quiet = proof.run.request.validation.quiet_period_seconds
@@ -400,8 +429,13 @@ def _check_traffic(proof: _Proof) -> None:
         )
         for label, pairs in points.items():
             after[label] = sum(value for stamp, value in pairs if stamp >= start)
-    short = quiet < 2 * METRIC_PERIOD
-    if short and not any(after.values()):
+    served = [
+        label
+        for label in after
+        if (label.startswith("Invocations ") and after[label])
+        or (label.startswith("Count ") and after[label] > _refused_after(after, label))
+    ]
+    if quiet < 2 * METRIC_PERIOD and not served:
         validation.skipped["traffic"] = (
             f"no traffic seen, but a quiet period of {quiet} s is under two minutes of "
             "per-minute metrics, which proves little: ask for 300 s or more"
@@ -477,21 +511,38 @@ def _is_request_line(line: str) -> bool:
     return bool(HTTP_REQUEST_LINE.search(line)) and not CLF_REFUSED.search(line)
 
 
-def _access_log_groups(manifest: Manifest) -> list[str]:
-    """The groups the captured stages sent access logs to: this API's requests, tagged or not."""
+def _access_log_groups(manifest: Manifest) -> dict[str, set[str]]:
+    """The groups the captured stages sent access logs to, each with the APIs logging there:
+    this service's requests, tagged or not."""
     backups = manifest.backups
     arns = [
-        (stage.get("AccessLogSettings") or {}).get("DestinationArn")
-        for capture in backups.http_apis.values()
+        (api_id, (stage.get("AccessLogSettings") or {}).get("DestinationArn"))
+        for api_id, capture in backups.http_apis.items()
         for stage in capture.stages
     ]
     arns += [
-        (stage.get("accessLogSettings") or {}).get("destinationArn")
-        for capture in backups.rest_apis.values()
+        (api_id, (stage.get("accessLogSettings") or {}).get("destinationArn"))
+        for api_id, capture in backups.rest_apis.items()
         for stage in capture.stages
     ]
-    found = (_LOG_GROUP_ARN.match(arn or "") for arn in arns)
-    return [match["name"] for match in found if match]
+    groups: dict[str, set[str]] = {}
+    for api_id, arn in arns:
+        match = _LOG_GROUP_ARN.match(arn or "")
+        if match:
+            groups.setdefault(match["name"], set()).add(api_id)
+    return groups
+
+
+def _other_api(line: str, apis: set[str] | None) -> bool:
+    """An access-log line of another API: access-log groups are often shared, and a line that
+    names its apiId can be told apart (a line that does not is taken as the service's)."""
+    if not apis or not line.startswith("{"):
+        return False
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(entry, dict) and "apiId" in entry and entry["apiId"] not in apis
 
 
 def _read(
@@ -509,7 +560,9 @@ def _read(
     return read, False
 
 
-def _check_group(proof: _Proof, scan: _LogScan, group: str, now: datetime) -> None:
+def _check_group(
+    proof: _Proof, scan: _LogScan, group: str, apis: set[str] | None, now: datetime
+) -> None:
     started = proof.run.started_at
     cut = proof.validation.compute_stopped_at
     if not group.startswith(SAGEMAKER_LOG_PREFIX):
@@ -520,6 +573,8 @@ def _check_group(proof: _Proof, scan: _LogScan, group: str, now: datetime) -> No
     requests: list[LogFinding] = []
 
     def error_line(stamp: datetime, message: str) -> None:
+        if _other_api(message, apis):
+            return
         pattern = next((p for p, regex in scan.patterns if regex.search(message)), None)
         if pattern is not None:
             errors.append(
@@ -529,7 +584,7 @@ def _check_group(proof: _Proof, scan: _LogScan, group: str, now: datetime) -> No
             )
 
     def request_line(stamp: datetime, message: str) -> None:
-        if stamp > cut and is_request(message):
+        if stamp > cut and is_request(message) and not _other_api(message, apis):
             why = f"{rule} after {cut:%H:%M:%S}"
             requests.append(
                 LogFinding(
@@ -554,14 +609,24 @@ def _check_group(proof: _Proof, scan: _LogScan, group: str, now: datetime) -> No
         scan.unreadable.append(f"{group}: does not exist")
         proof.add("logs", group, asked, "no such log group: nothing logs there", True)
         return
-    scan.scanned += read
-    for finding in errors + requests:
+    scan.scanned += read + after
+    # Requests first: with the report's bound on lines, they matter more than error lines.
+    for finding in requests + errors:
         scan.keep(finding)
     answer = f"{read} event(s) in the run: {len(errors)} error line(s)"
     if errors_cut_short:
         answer += f" in the first {MAX_EVENTS_PER_GROUP:,} read"
         scan.truncated = True
-    answer += f"; {after} event(s) after the cut-off: {len(requests)} request(s)"
+    if now <= cut:
+        # No quiet period was asked for, so the run did not wait out the grace: requests after
+        # it cannot have been logged yet, and none are claimed.
+        answer += f"; requests not read: the grace after the cut-off ends at {cut:%H:%M:%S}"
+        proof.validation.skipped["logs"] = (
+            "requests after the cut-off were not read: with quiet_period_seconds 0 the run does "
+            "not wait for the grace (grace_seconds) to end"
+        )
+    else:
+        answer += f"; {after} event(s) after the cut-off: {len(requests)} request(s)"
     if busy:
         answer += f", and more than {MAX_EVENTS_PER_GROUP:,} events there: still busy"
         scan.truncated = True
@@ -574,10 +639,11 @@ def _check_logs(proof: _Proof) -> None:
     patterns = proof.run.request.validation.error_patterns
     scan = _LogScan([(pattern, re.compile(pattern)) for pattern in patterns])
     groups = [group.name for group in proof.manifest.require_inventory().log_groups]
-    groups += [g for g in _access_log_groups(proof.manifest) if g not in groups]
+    shared = _access_log_groups(proof.manifest)
+    groups += [group for group in shared if group not in groups]
     now = proof.kit.now()
     for group in groups:
-        _check_group(proof, scan, group, now)
+        _check_group(proof, scan, group, shared.get(group), now)
     proof.manifest.log_check = LogCheck(
         window_start=proof.run.started_at,
         window_end=now,
@@ -634,7 +700,7 @@ def _waiting_for(proof: _Proof, now: datetime) -> tuple[list[str], int]:
         if deleting:
             reasons.append(f"endpoint(s) still deleting: {', '.join(deleting)}")
             waits.append(min(options.poll_seconds, (validation.deadline - now).total_seconds()))
-    if now < validation.quiet_until:
+    if options.quiet_period_seconds and now < validation.quiet_until:
         reasons.append(f"the quiet period, until {validation.quiet_until:%H:%M:%S} UTC")
         waits.append((validation.quiet_until - now).total_seconds())
     elif validation.checks_at and now < validation.checks_at:
@@ -676,28 +742,20 @@ def validate_shutdown(run: RunContext, kit: Toolkit) -> ValidationStatus:
         for name in validation.checks:
             _CHECKS[name](proof)
         validation.settled_at = kit.now()
-        if not validation.evidence:
-            # Every check asked for was skipped: nothing was proven, so nothing may be claimed.
-            validation.evidence.append(
-                Evidence(
-                    check=validation.checks[0],
-                    subject=f"service/{run.service}",
-                    asked=f"checks {', '.join(validation.checks)}",
-                    answer="no check could give an answer: "
-                    + "; ".join(f"{name}: {why}" for name, why in validation.skipped.items()),
-                    passed=False,
-                    at=kit.now(),
-                )
-            )
         failures = validation.failures()
         journal.record(
             "validate shutdown",
             f"service/{run.service}",
-            "failed" if failures else "ok",
+            "failed" if failures or not validation.evidence else "ok",
             detail=f"{len(validation.evidence)} answer(s), {len(failures)} against the shutdown",
         )
         if failures:
             raise _not_proven(validation)
+        if not validation.evidence:
+            raise ShutdownNotProven(
+                "no check could give an answer, so nothing is proven: "
+                + "; ".join(f"{name}: {why}" for name, why in validation.skipped.items())
+            )
     counts = {"Answers": len(validation.evidence), "Skipped checks": len(validation.skipped)}
     return ValidationStatus(
         settled=True,
