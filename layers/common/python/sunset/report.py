@@ -69,6 +69,9 @@ def _validation_sections(manifest: Manifest) -> list[str]:
         verdict = f"**NOT proven down**: {len(failures)} answer(s) show the service still alive."
     else:
         verdict = "**Proven down**: no answer shows the service alive."
+        unchecked = [name for name, v in validation.verdicts().items() if v != "passed"]
+        if unchecked:
+            verdict += f" Not (fully) checked: {', '.join(unchecked)}; see below."
     cut = validation.access_cut_at
     sections = [
         "## Validation",
