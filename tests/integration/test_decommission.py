@@ -31,6 +31,8 @@ def test_run_walks_the_runbook_in_order(finished: Any) -> None:
         "Prepare",
         "Discover resources",
         "Announce",
+        "Notice period",
+        "Approval required?",
         "Back up",
         "Check backups",
         "Backups complete?",

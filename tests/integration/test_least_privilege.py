@@ -94,7 +94,8 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     sandbox: Sandbox, service: SampleService, calls: set[tuple[str, str]]
 ) -> None:
     # Given the main paths: everything on; a recommission that must re-create an endpoint
-    # config and model; a rollback; a halted run's incident; a restore that fails
+    # config and model; a rollback; a halted run's incident; a restore that fails; a run whose
+    # approval is rejected
     lambdas = sandbox.lambdas
     assert lambdas is not None
     fast = {"poll_seconds": 1, "deadline_seconds": 60}
@@ -129,6 +130,12 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     sandbox.before("VerifyRestoreFunction", crash)
     failing = {"run_id": "rollback", **fast}
     assert sandbox.run("recommission", failing, name="restore-fails").status == "FAILED"
+    lambdas.clear_hooks()
+    gated = service.request(approval={"required": True, "timeout_seconds": 60})
+    arn = sandbox.start("decommission", gated, name="not-approved")
+    sandbox.wait_for_approval_request("not-approved")
+    sandbox.reject("not-approved", by="auditor", reason="least-privilege check")
+    assert sandbox.wait(arn).error == "Cancelled"
     # When each recorded call is checked against the template
     resources = load_template(ROOT / "template.yaml")["Resources"]
     denied = sorted(

@@ -55,9 +55,25 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
         ({"contacts": "ml-oncall@example.com"}, "contacts: Input should be a valid list"),
         ({"notice_seconds": "0"}, "notice_seconds: Input should be a valid integer"),
         ({"notice_seconds": -1}, "notice_seconds: Input should be greater than or equal to 0"),
-        ({"notice_seconds": 3600}, "notice_seconds: Value error, notice periods are not available"),
+        ({"notice_seconds": 2_592_001}, "notice_seconds: Input should be less than or equal to"),
+        (
+            {"notice_seconds": 60, "cutoff": "2030-01-01T09:00:00Z"},
+            "give notice_seconds or cutoff, not both",
+        ),
+        (
+            {"cutoff": "2030-01-01T09:00:00"},
+            "cutoff: Value error, '2030-01-01T09:00:00' has no offset",
+        ),
+        ({"cutoff": "next monday"}, "cutoff: Value error, 'next monday' is not an ISO-8601 date"),
+        (
+            {"timezone": "Mars/Olympus"},
+            "timezone: Value error, 'Mars/Olympus' is not an IANA time zone",
+        ),
         ({"on_failure": "ignore"}, "on_failure: Input should be 'rollback' or 'halt'"),
-        ({"approval": {"required": True}}, "approval.required: Value error, human approval"),
+        (
+            {"approval": {"timeout_seconds": 0}},
+            "approval.timeout_seconds: Input should be greater than 0",
+        ),
         (
             {"backup": {"deadline_seconds": 0}},
             "backup.deadline_seconds: Input should be greater than 0",

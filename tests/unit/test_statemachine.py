@@ -67,11 +67,11 @@ def test_every_task_catches_everything(machine: str) -> None:
 
 def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() -> None:
     phases = [n for n, state in STATES.items() if state["Type"] == "Task" and n not in SHARED]
-    assert len(phases) == 17
+    assert len(phases) == 19
     for name in phases:
         if name in {"Prepare", "Report incident", "Release lock (last resort)", "Begin rollback"}:
             continue
-        failed = STATES[name]["Catch"][0]["Next"]
+        failed = STATES[name]["Catch"][-1]["Next"]
         assert STATES[failed] == {
             "Type": "Pass",
             "Result": name,
@@ -87,6 +87,23 @@ def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() 
     ]
     assert STATES["Roll back?"]["Default"] == "Report incident"
     assert STATES["Begin rollback"]["Next"] == "Restart compute"
+
+
+def test_the_approval_gate_comes_before_anything_changes_and_a_no_cancels() -> None:
+    # The notice period and the gate sit between Announce and Back up
+    assert STATES["Announce"]["Next"] == "Notice period"
+    assert STATES["Notice period"]["TimestampPath"] == "$.run.cutoff"
+    assert STATES["Notice period"]["Next"] == "Approval required?"
+    assert STATES["Approval required?"]["Default"] == "Back up"
+    gate = STATES["Ask for approval"]
+    assert gate["Resource"].endswith(".waitForTaskToken")
+    assert gate["TimeoutSecondsPath"] == "$.run.request.approval.timeout_seconds"
+    assert gate["Next"] == "Back up"
+    # a rejection or no answer in time cancels; anything else is an incident
+    assert gate["Catch"][0]["ErrorEquals"] == ["ApprovalRejected", "States.Timeout"]
+    assert gate["Catch"][0]["Next"] == "Cancel run"
+    assert STATES["Cancel run"]["Next"] == "Run cancelled"
+    assert STATES["Run cancelled"]["Type"] == "Fail"
 
 
 def test_the_rollback_runs_the_very_states_of_the_recommission() -> None:

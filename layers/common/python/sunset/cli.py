@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
+from sunset.errors import InvalidRequest
 from sunset.runs import RunsTable
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
@@ -290,6 +291,23 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _decide(args: argparse.Namespace, out: TextIO) -> int:
+    stack = _stack(args)
+    try:
+        if args.command == "approve":
+            done = stack.approve(args.run_id, by=args.by, comment=args.comment)
+        else:
+            done = stack.reject(args.run_id, by=args.by, reason=args.reason)
+    except InvalidRequest as exc:
+        print(f"sunset: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClientError as exc:
+        print(f"sunset: cannot answer the approval: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    out.write(done + "\n")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sunset", description="Decommission an AI service on AWS safely (sandbox commands)."
@@ -315,7 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     restore.add_argument("--deadline-seconds", type=int, default=3_600)
     runs = commands.add_parser("runs", help="list a deployed stack's runs and their state")
     runs.add_argument("--limit", type=int, default=50)
-    for deployed in (restore, runs):
+    approve = commands.add_parser("approve", help="approve a run that waits for approval")
+    approve.add_argument("run_id")
+    approve.add_argument("--by", required=True, help="who approves (recorded in the audit)")
+    approve.add_argument("--comment", help="a note kept with the approval")
+    reject = commands.add_parser("reject", help="reject a run that waits for approval")
+    reject.add_argument("run_id")
+    reject.add_argument("--by", required=True, help="who rejects (recorded in the audit)")
+    reject.add_argument("--reason", required=True, help="why: sent in the CANCELLED notice")
+    for deployed in (restore, runs, approve, reject):
         deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
         deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
@@ -333,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
         return _restore(args, sys.stdout)
     if args.command == "runs":
         return _runs(args, sys.stdout)
+    if args.command in ("approve", "reject"):
+        return _decide(args, sys.stdout)
     execution_input = _read_input(args.input)
     return _run_in_sandbox(
         execution_input,

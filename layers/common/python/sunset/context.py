@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from sunset.manifest import RestoreMode
 from sunset.request import DecommissionRequest
@@ -20,6 +20,8 @@ class RunContext(BaseModel):
     service: str
     started_at: datetime
     request: DecommissionRequest
+    # When the shutdown itself starts: the end of the notice period (the ASL waits for it).
+    cutoff: datetime | None = None
 
 
 class PrepareEvent(BaseModel):
@@ -49,6 +51,14 @@ class FailureEvent(BaseModel):
     input: Any = None
     failed_step: str
     error: dict[str, str]
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _no_missing_parts(cls, error: Any) -> Any:
+        # A task failed with SendTaskFailure may carry no cause (moto drops it): read as "".
+        if isinstance(error, dict):
+            return {key: "" if value is None else value for key, value in error.items()}
+        return error
 
 
 class RestoreContext(BaseModel):

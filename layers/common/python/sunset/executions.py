@@ -120,6 +120,38 @@ class Executions:
         arn = self.start(machine, execution_input, name=name)
         return self.wait(arn, timeout=timeout, on_event=on_event)
 
+    def runs_table(self) -> Any:
+        from sunset.runs import RunsTable
+
+        return RunsTable(self.client("dynamodb"), self.outputs["RunsTableName"])
+
+    def approve(self, run_id: str, *, by: str, comment: str | None = None) -> str:
+        """Answer a run's approval request with yes: the run goes on to Back up."""
+        return self._decide(run_id, approve=True, by=by, reason=comment)
+
+    def reject(self, run_id: str, *, by: str, reason: str) -> str:
+        """Answer a run's approval request with no: the run is cancelled, nothing touched."""
+        return self._decide(run_id, approve=False, by=by, reason=reason)
+
+    def _decide(self, run_id: str, *, approve: bool, by: str, reason: str | None) -> str:
+        from datetime import UTC, datetime
+
+        from sunset.approvals import decide
+
+        sfn = self.client("stepfunctions")
+        now = datetime.now(UTC)
+        return decide(
+            sfn, self.runs_table(), run_id, approve=approve, by=by, reason=reason, now=now
+        )
+
+    def wait_for_approval_request(self, run_id: str, *, timeout: float = 60.0) -> None:
+        """Wait until the run has asked for approval (its task token is on record)."""
+        deadline = time.monotonic() + timeout
+        while (self.runs_table().get_run(run_id) or {}).get("approval") != "PENDING":
+            if time.monotonic() > deadline:
+                raise ExecutionError(f"run {run_id} did not ask for approval within {timeout} s")
+            time.sleep(self.poll_interval * 5)
+
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = self.client("stepfunctions")
         events: list[dict[str, Any]] = []

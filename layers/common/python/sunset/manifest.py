@@ -472,7 +472,7 @@ class Manifest(_Record):
     request: DecommissionRequest
     started_at: datetime
     ended_at: datetime | None = None
-    outcome: Literal["running", "succeeded", "failed", "rolled_back"] = "running"
+    outcome: Literal["running", "succeeded", "failed", "rolled_back", "cancelled"] = "running"
     phases: list[PhaseRecord] = Field(default_factory=list)
     inventory: Inventory | None = None
     backups: Backups = Field(default_factory=Backups)

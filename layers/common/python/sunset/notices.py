@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,6 +20,7 @@ from sunset.manifest import Incident, Inventory, Manifest, RestoreRecord
 
 Phase = Literal[
     "ANNOUNCED",
+    "APPROVAL",
     "STARTED",
     "BACKED_UP",
     "ACCESS_REMOVED",
@@ -33,6 +36,7 @@ SEVERITY: dict[str, Severity] = {
     "INCIDENT": "critical",
     "ROLLED_BACK": "warning",
     "CANCELLED": "warning",
+    "APPROVAL": "warning",
 }
 _SUBJECT_LIMIT = 99  # SNS wants subjects of less than 100 characters
 
@@ -94,6 +98,11 @@ def _downtime(run: RunContext) -> str:
     )
 
 
+def human_duration(seconds: float) -> str:
+    """'2 d 3 h', '45 min', '30 s'."""
+    return _human(seconds)
+
+
 def _human(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86_400)
     hours, rest = divmod(rest, 3_600)
@@ -116,8 +125,21 @@ def inventory_lines(inventory: Inventory) -> str:
     return "What is affected:\n" + "\n".join(lines)
 
 
+def when(run: RunContext) -> str:
+    """When the shutdown starts, in UTC and in the service's time zone, and how far off."""
+    cutoff = run.cutoff or run.started_at
+    text = cutoff.strftime("%Y-%m-%d %H:%M:%S UTC")
+    if run.request.timezone != "UTC":
+        local = cutoff.astimezone(ZoneInfo(run.request.timezone))
+        text += f" ({local:%Y-%m-%d %H:%M:%S %Z}, {run.request.timezone})"
+    notice = (cutoff - run.started_at).total_seconds()
+    text += f", in {_human(notice)}" if notice >= 1 else ", now"
+    if run.request.approval.required:
+        text += ", once a person approves it (Sunset will ask then)"
+    return text
+
+
 def announced(run: RunContext, inventory: Inventory) -> Notice:
-    when = run.started_at.strftime("%Y-%m-%d %H:%M UTC")
     impact = ""
     if inventory.impact is not None:
         impact = (
@@ -132,12 +154,56 @@ def announced(run: RunContext, inventory: Inventory) -> Notice:
         "scheduled shutdown",
         [
             f"The AI service {run.service!r} is being shut down by Sunset.",
-            f"When: {when}\nWhy: {run.request.reason}\n{_downtime(run)}",
+            f"When: {when(run)}\nWhy: {run.request.reason}\n{_downtime(run)}",
             f"How it comes back: {run.request.resumption_plan}",
             inventory_lines(inventory),
             impact,
             "Before anything is removed, every volume and database is snapshotted and every "
             "endpoint and API configuration is captured in the run's manifest.",
+            _footer(run),
+        ],
+    )
+
+
+def approval_requested(
+    run: RunContext, inventory: Inventory, task_token: str, expires_at: datetime
+) -> Notice:
+    """What the person who supervises the shutdown needs in order to say yes or no."""
+    return _notice(
+        "APPROVAL",
+        run.run_id,
+        run.service,
+        "APPROVAL NEEDED before shutdown",
+        [
+            f"Sunset is ready to shut down {run.service!r} and waits for a person to approve. "
+            "Nothing has been changed yet.",
+            f"Why: {run.request.reason}\n{_downtime(run)}\n"
+            f"How it comes back: {run.request.resumption_plan}",
+            inventory_lines(inventory),
+            f"Answer before {expires_at:%Y-%m-%d %H:%M:%S UTC}; without an answer the run is "
+            "cancelled and nothing is touched.",
+            "To approve:  sunset approve "
+            f"{run.run_id} --by YOUR-NAME [--stack STACK]\n"
+            f'To reject:   sunset reject {run.run_id} --reason "..." --by YOUR-NAME '
+            "[--stack STACK]\n"
+            "Or with the AWS CLI and the task token below: aws stepfunctions send-task-success "
+            '--task-token TOKEN --task-output \'{"approved_by": "YOUR-NAME"}\' (to reject: '
+            "send-task-failure --task-token TOKEN --error ApprovalRejected --cause REASON)",
+            f"Task token:\n{task_token}",
+            _footer(run),
+        ],
+    )
+
+
+def cancelled(run: RunContext, why: str) -> Notice:
+    return _notice(
+        "CANCELLED",
+        run.run_id,
+        run.service,
+        "shutdown CANCELLED, nothing changed",
+        [
+            f"The shutdown of {run.service!r} was cancelled before anything was changed: {why}.",
+            f"{run.service!r} runs as before. To shut it down later, start a new run.",
             _footer(run),
         ],
     )

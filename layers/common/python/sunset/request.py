@@ -8,12 +8,17 @@ that silently ignored `dry_run: true` would be a real shutdown the operator did 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sunset.errors import InvalidRequest
+
+# The longest notice a run may give: a Standard execution lives at most a year, and a notice
+# longer than a month is a plan, not a run.
+MAX_NOTICE_SECONDS = 2_592_000
 
 # Service names end up in tags, snapshot identifiers and S3 keys: keep them to a safe alphabet.
 SERVICE_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -52,15 +57,10 @@ class ExplicitResources(_Strict):
 
 
 class Approval(_Strict):
+    """A person must approve before anything is changed; no answer in time cancels the run."""
+
     required: bool = False
     timeout_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 86_400
-
-    @field_validator("required")
-    @classmethod
-    def _approval_not_built_yet(cls, required: bool) -> bool:
-        if required:
-            raise ValueError("human approval is not available in this version of Sunset yet")
-        return required
 
 
 # A Standard execution holds at most 25,000 history events, and each poll of a wait loop adds
@@ -161,7 +161,9 @@ class DecommissionRequest(_Strict):
     resumption_plan: Annotated[str, Field(min_length=1, max_length=2_000)] = (
         "Run recommission with this run id"
     )
-    notice_seconds: Annotated[int, Field(ge=0, le=2_592_000)] = 0
+    notice_seconds: Annotated[int, Field(ge=0, le=MAX_NOTICE_SECONDS)] = 0
+    cutoff: str | None = None
+    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
     dry_run: bool = False
     on_failure: Literal["rollback", "halt"] = "rollback"
     stop_databases: bool = False
@@ -184,12 +186,31 @@ class DecommissionRequest(_Strict):
             raise ValueError(f"{value!r} is not an ISO-8601 duration such as P14D or PT6H")
         return value
 
-    @field_validator("notice_seconds")
+    @field_validator("cutoff")
     @classmethod
-    def _notice_not_built_yet(cls, seconds: int) -> int:
-        if seconds:
-            raise ValueError("notice periods are not available in this version of Sunset yet")
-        return seconds
+    def _cutoff_is_an_instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_cutoff(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{name!r} is not an IANA time zone such as Europe/Paris or America/New_York"
+            ) from None
+        return name
+
+    @model_validator(mode="after")
+    def _one_way_to_give_notice(self) -> DecommissionRequest:
+        if self.cutoff is not None and self.notice_seconds:
+            raise ValueError(
+                "give notice_seconds or cutoff, not both: both say when the shutdown starts"
+            )
+        return self
 
     @field_validator("dry_run")
     @classmethod
@@ -231,6 +252,19 @@ class DecommissionRequest(_Strict):
     def downtime(self) -> timedelta | None:
         """The expected downtime, or None when the shutdown is permanent."""
         return parse_duration(self.expected_downtime) if self.expected_downtime else None
+
+
+def parse_cutoff(text: str) -> datetime:
+    """An ISO-8601 instant with its offset ('2026-12-01T09:00:00Z', '...+01:00'), in UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not an ISO-8601 date and time such as 2026-12-01T09:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no offset: say Z for UTC, or +01:00 and the like")
+    return moment.astimezone(UTC)
 
 
 def parse_duration(text: str) -> timedelta | None:

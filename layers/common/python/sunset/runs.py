@@ -149,6 +149,48 @@ class RunsTable:
             ExpressionAttributeValues={":s": {"S": status}, ":e": {"S": ended_at.isoformat()}},
         )
 
+    def await_approval(self, run_id: str, task_token: str, expires_at: datetime) -> None:
+        """Record the task token the run waits on, so that `sunset approve` can answer it."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+            UpdateExpression="SET approval = :pending, approval_token = :t, approval_expires = :e",
+            ExpressionAttributeValues={
+                ":pending": {"S": "PENDING"},
+                ":t": {"S": task_token},
+                ":e": {"S": expires_at.isoformat()},
+            },
+        )
+
+    def decide_approval(self, run_id: str, decision: str, by: str, reason: str | None) -> str:
+        """Mark the pending approval decided (once) and return the task token to answer with."""
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}},
+                UpdateExpression="SET approval = :d, approval_by = :b, approval_reason = :r",
+                ConditionExpression="approval = :pending",
+                ExpressionAttributeValues={
+                    ":d": {"S": decision},
+                    ":b": {"S": by},
+                    ":r": {"S": reason or ""},
+                    ":pending": {"S": "PENDING"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            run = self.get_run(run_id)
+            if run is None:
+                raise InvalidRequest(f"there is no run {run_id!r} on record") from None
+            state = run.get("approval")
+            raise InvalidRequest(
+                f"run {run_id} is not waiting for an approval"
+                + (f" (its approval is {state} by {run.get('approval_by')})" if state else "")
+            ) from None
+        return str(response["Attributes"]["approval_token"]["S"])
+
     def get_run(self, run_id: str) -> dict[str, str] | None:
         item = self._db.get_item(
             TableName=self._table,

@@ -43,8 +43,11 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     )
 
 
-def _close(
-    kit: Toolkit, manifest: Manifest, journal: Journal, outcome: Literal["succeeded", "failed"]
+def close_run(
+    kit: Toolkit,
+    manifest: Manifest,
+    journal: Journal,
+    outcome: Literal["succeeded", "failed", "cancelled"],
 ) -> None:
     """Mark the run ended, release the lock and record the final status."""
     manifest.outcome, manifest.ended_at = outcome, kit.now()
@@ -62,7 +65,7 @@ def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
     report_uri = kit.store.uri(run_prefix(run.run_id) + "report.md")
     try:
         with running_phase(kit, run, "Report") as (manifest, journal):
-            _close(kit, manifest, journal, "succeeded")
+            close_run(kit, manifest, journal, "succeeded")
             journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
     finally:
         outcome = write_artifacts(kit, run.run_id)
@@ -133,7 +136,7 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
             )
             leftovers = delete_leftovers(kit.aws, journal, manifest)
             try:
-                _close(kit, manifest, journal, "failed")
+                close_run(kit, manifest, journal, "failed")
             finally:
                 state = _state_of_things(kit.runs.audit_entries(run.run_id), manifest)
                 if leftovers:

@@ -2,12 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import datetime, timedelta
 
 from sunset.context import RunContext
+from sunset.errors import InvalidRequest
 from sunset.journal import Journal, Toolkit
 from sunset.manifest import Manifest, PhaseRecord
-from sunset.request import parse_request
+from sunset.request import MAX_NOTICE_SECONDS, DecommissionRequest, parse_cutoff, parse_request
+
+
+def shutdown_starts_at(request: DecommissionRequest, started_at: datetime) -> datetime:
+    """The cutoff: when the notice period ends and the shutdown starts, to the whole second (the
+    Wait state reads whole seconds). An explicit cutoff must be in the future, within the
+    longest notice a run may give."""
+    if request.cutoff is None:
+        moment = started_at + timedelta(seconds=request.notice_seconds)
+    else:
+        moment = parse_cutoff(request.cutoff)
+        if moment <= started_at:
+            raise InvalidRequest(
+                f"invalid request: cutoff: {request.cutoff} is not in the future (the run "
+                f"started at {started_at:%Y-%m-%dT%H:%M:%SZ}); nothing was done"
+            )
+        if moment > started_at + timedelta(seconds=MAX_NOTICE_SECONDS):
+            raise InvalidRequest(
+                f"invalid request: cutoff: {request.cutoff} is more than 30 days away; "
+                "start the run closer to the shutdown (a schedule can do that)"
+            )
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) -> RunContext:
@@ -19,10 +43,22 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
     without the incident path, so nothing else would.
     """
     request = parse_request(raw_input)
-    kit.runs.acquire_lock(request.service, run_id, kit.now(), kit.lock_ttl_seconds)
+    cutoff = shutdown_starts_at(request, started_at)
+    # The lock must outlive the notice period and the wait for approval, or a second run could
+    # start on the service while this one waits.
+    waiting = (cutoff - started_at).total_seconds()
+    if request.approval.required:
+        waiting += request.approval.timeout_seconds
+    kit.runs.acquire_lock(
+        request.service, run_id, kit.now(), kit.lock_ttl_seconds + math.ceil(waiting)
+    )
     try:
         run = RunContext(
-            run_id=run_id, service=request.service, started_at=started_at, request=request
+            run_id=run_id,
+            service=request.service,
+            started_at=started_at,
+            request=request,
+            cutoff=cutoff,
         )
         if kit.store.manifest_exists(run_id):
             manifest = kit.store.load_manifest(run_id)
