@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,26 @@ def test_unreadable_input_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
         main(["run", "--input", "/nonexistent.json"])
     assert stopped.value.code == EXIT_USAGE
     assert capsys.readouterr().err.startswith("sunset: cannot read /nonexistent.json")
+
+
+def test_a_sandbox_run_that_asks_for_approval_is_answered_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an input that needs approval
+    request = {
+        "service": "chat-assistant",
+        "selector": {"tags": {"app": "chat-assistant"}},
+        "reason": "cost freeze",
+        "approval": {"required": True, "timeout_seconds": 120},
+    }
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(request))
+    # When the person rejects it
+    argv = ["run", "--input", str(path), "--name", "gated", "--out", str(tmp_path)]
+    code = main([*argv, "--reject", "alice", "not this week"])
+    # Then the run is cancelled, with who and why
+    out, err = capsys.readouterr()
+    assert code == EXIT_RUN_FAILED
+    assert "answered the approval request: run gated rejected by alice" in out
+    assert "shutdown CANCELLED, nothing changed" in out
+    assert "The approval was rejected: not this week (by alice)" in err

@@ -176,6 +176,7 @@ def _run_in_sandbox(
     out_dir: Path,
     out: TextIO,
     restore: bool = False,
+    answer: tuple[str, str | None] | None = None,
 ) -> int:
     from sunset.local import Sandbox
     from sunset.local.sample import seed_sample_service
@@ -208,6 +209,8 @@ def _run_in_sandbox(
                 )
         queue = _subscribe_queue(sandbox)
         name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
+        if answer is not None:
+            _answer_when_asked(sandbox, name, answer, out)
         run = _follow(sandbox, "decommission", execution_input, name, out)
         if run is None:
             return EXIT_RUN_FAILED
@@ -291,6 +294,29 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _answer_when_asked(
+    sandbox: Any, run_id: str, answer: tuple[str, str | None], out: TextIO
+) -> None:
+    """The sandbox lives in this process only, so its approvals are answered from here: once
+    the run asks, answer as `sunset approve` / `sunset reject` would on a deployed stack."""
+    import threading
+
+    by, reason = answer
+
+    def respond() -> None:
+        try:
+            sandbox.wait_for_approval_request(run_id, timeout=600)
+            if reason is None:
+                done = sandbox.approve(run_id, by=by)
+            else:
+                done = sandbox.reject(run_id, by=by, reason=reason)
+            out.write(f"  (answered the approval request: {done})\n")
+        except Exception as exc:  # the run's own outcome says the rest
+            out.write(f"  (could not answer the approval request: {exc})\n")
+
+    threading.Thread(target=respond, name="sandbox-approval", daemon=True).start()
+
+
 def _decide(args: argparse.Namespace, out: TextIO) -> int:
     stack = _stack(args)
     try:
@@ -324,6 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--empty", action="store_true", help="do not seed the sample service first")
     run.add_argument("--out", default="out", help="where to copy the run's artifacts")
     run.add_argument("--restore", action="store_true", help="then bring the service back")
+    run.add_argument(
+        "--approve-as", metavar="NAME", help="if the run asks for approval, approve it as NAME"
+    )
+    run.add_argument(
+        "--reject",
+        nargs=2,
+        metavar=("NAME", "REASON"),
+        help="if the run asks for approval, reject it as NAME with REASON",
+    )
     restore = commands.add_parser(
         "restore", help="recommission a run's service on a deployed stack"
     )
@@ -362,6 +397,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in ("approve", "reject"):
         return _decide(args, sys.stdout)
     execution_input = _read_input(args.input)
+    answer: tuple[str, str | None] | None = None
+    if args.approve_as:
+        answer = (args.approve_as, None)
+    elif args.reject:
+        answer = (args.reject[0], args.reject[1])
     return _run_in_sandbox(
         execution_input,
         seed=not args.empty,
@@ -369,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=Path(args.out),
         out=sys.stdout,
         restore=args.restore,
+        answer=answer,
     )
 
 

@@ -80,4 +80,4 @@ def cancel_run(event: FailureEvent, kit: Toolkit) -> RunOutcome:
             journal.notify(kit.notifier, notices.cancelled(run, why))
     finally:
         outcome = write_artifacts(kit, run.run_id)
-    return outcome.model_copy(update={"cause": f"Cancelled: {why}"})
+    return outcome.model_copy(update={"cause": why[:1].upper() + why[1:]})
