@@ -391,14 +391,19 @@ def _traffic_metrics(proof: _Proof) -> dict[str, tuple[dict[str, Any], datetime]
     return metrics
 
 
-def _refused_after(after: dict[str, float], count_label: str) -> float:
-    """The 4xx sum that goes with a Count metric's label ('Count ApiId=x' -> '4xx ApiId=x')."""
-    api = count_label.removeprefix("Count ")
-    return sum(
-        value
-        for label, value in after.items()
-        if label == f"4xx {api}" or label == f"4XXError {api}"
-    )
+def _api_traffic(after: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+    """Per API ('ApiId=x', 'ApiName=y'): its requests, refused (4xx) and failed (5xx) after the
+    cut-off, from the sums keyed '<metric> <api>' (4xx/5xx on HTTP APIs, 4XXError/5XXError on
+    REST APIs)."""
+    totals: dict[str, tuple[float, float, float]] = {}
+    for api in sorted(
+        label.removeprefix("Count ") for label in after if label.startswith("Count ")
+    ):
+        own = {label: value for label, value in after.items() if label.endswith(f" {api}")}
+        refused = sum(value for label, value in own.items() if label.startswith("4"))
+        failed = sum(value for label, value in own.items() if label.startswith("5"))
+        totals[api] = (own[f"Count {api}"], refused, failed)
+    return totals
 
 
 def _check_traffic(proof: _Proof) -> None:
@@ -429,13 +434,10 @@ def _check_traffic(proof: _Proof) -> None:
         )
         for label, pairs in points.items():
             after[label] = sum(value for stamp, value in pairs if stamp >= start)
-    served = [
-        label
-        for label in after
-        if (label.startswith("Invocations ") and after[label])
-        or (label.startswith("Count ") and after[label] > _refused_after(after, label))
-    ]
-    if quiet < 2 * METRIC_PERIOD and not served:
+    apis = _api_traffic(after)
+    invoked = any(value for label, value in after.items() if label.startswith("Invocations "))
+    answered = any(count > refused for count, refused, _ in apis.values())
+    if quiet < 2 * METRIC_PERIOD and not (invoked or answered):
         validation.skipped["traffic"] = (
             f"no traffic seen, but a quiet period of {quiet} s is under two minutes of "
             "per-minute metrics, which proves little: ask for 300 s or more"
@@ -455,19 +457,14 @@ def _check_traffic(proof: _Proof) -> None:
             answer + ("" if passed else ": the model served traffic after it was stopped"),
             passed,
         )
-    apis = {label.split(" ", 1)[1] for label in metrics if label.startswith("Count ")}
-    for api in sorted(apis):
-        labels = [label for label in metrics if label.endswith(f" {api}")]
-        count = after[f"Count {api}"]
-        refused = sum(after[label] for label in labels if label.startswith("4"))
-        failed = sum(after[label] for label in labels if label.startswith("5"))
-        answered = max(count - refused, 0.0)
+    for api, (count, refused, failed) in apis.items():
+        not_refused = max(count - refused, 0.0)
         answer = (
             f"{count:,.0f} request(s) from {opened[metrics[f'Count {api}'][1]]:%H:%M:%S}: "
             f"{refused:,.0f} refused (4xx), {failed:,.0f} failed (5xx), "
-            f"{answered:,.0f} not refused"
+            f"{not_refused:,.0f} not refused"
         )
-        passed = answered == 0
+        passed = not_refused == 0
         if passed and refused:
             answer += ": clients still call, and are refused"
         if not passed:
