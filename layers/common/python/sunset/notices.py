@@ -93,17 +93,12 @@ def _downtime(run: RunContext) -> str:
     downtime = run.request.downtime
     if downtime is None:
         return "Expected downtime: permanent (no planned return)"
-    return (
-        f"Expected downtime: {run.request.expected_downtime} ({_human(downtime.total_seconds())})"
-    )
+    length = human_duration(downtime.total_seconds())
+    return f"Expected downtime: {run.request.expected_downtime} ({length})"
 
 
 def human_duration(seconds: float) -> str:
     """'2 d 3 h', '45 min', '30 s'."""
-    return _human(seconds)
-
-
-def _human(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes = rest // 60
@@ -133,7 +128,7 @@ def when(run: RunContext) -> str:
         local = cutoff.astimezone(ZoneInfo(run.request.timezone))
         text += f" ({local:%Y-%m-%d %H:%M:%S %Z}, {run.request.timezone})"
     notice = (cutoff - run.started_at).total_seconds()
-    text += f", in {_human(notice)}" if notice >= 1 else ", now"
+    text += f", in {human_duration(notice)}" if notice >= 1 else ", now"
     if run.request.approval.required:
         text += ", once a person approves it (Sunset will ask then)"
     return text
