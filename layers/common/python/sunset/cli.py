@@ -27,7 +27,6 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError
 
 from sunset.errors import InvalidRequest
-from sunset.runs import RunsTable
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -220,7 +219,7 @@ def _run_in_sandbox(
             restored = _restore_in_sandbox(sandbox, name, out)
             out.write("\nRuns on record:\n")
             print_runs(
-                RunsTable(sandbox.client("dynamodb"), sandbox.outputs["RunsTableName"]).list_runs(),
+                sandbox.runs_table().list_runs(),
                 out,
             )
         _print_notices(sandbox, queue, out)
@@ -286,7 +285,7 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
 def _runs(args: argparse.Namespace, out: TextIO) -> int:
     stack = _stack(args)
     try:
-        runs = RunsTable(stack.client("dynamodb"), stack.outputs["RunsTableName"]).list_runs()
+        runs = stack.runs_table().list_runs()
     except ClientError as exc:
         print(f"sunset: cannot read the runs table: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED

@@ -12,10 +12,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
+
+if TYPE_CHECKING:
+    from sunset.runs import RunsTable
 
 # Which stack output holds each machine's ARN.
 MACHINES = {
@@ -120,7 +123,8 @@ class Executions:
         arn = self.start(machine, execution_input, name=name)
         return self.wait(arn, timeout=timeout, on_event=on_event)
 
-    def runs_table(self) -> Any:
+    def runs_table(self) -> RunsTable:
+        """The stack's runs table: runs, locks, audit trails and pending approvals."""
         from sunset.runs import RunsTable
 
         return RunsTable(self.client("dynamodb"), self.outputs["RunsTableName"])
