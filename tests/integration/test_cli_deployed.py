@@ -1,10 +1,12 @@
-"""`sunset restore` and `sunset runs` against a deployed stack, found by its CloudFormation
-outputs. Here the "deployed" stack is the sandbox's, registered in moto's CloudFormation under
-a stack name, so the commands take exactly the path they take on AWS."""
+"""`sunset restore`, `sunset runs` and `sunset report` against a deployed stack, found by its
+CloudFormation outputs. Here the "deployed" stack is the sandbox's, registered in moto's
+CloudFormation under a stack name, so the commands take exactly the path they take on AWS."""
 
 from __future__ import annotations
 
 import json
+import webbrowser
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +83,75 @@ def test_an_unknown_stack_is_a_usage_error(
         main(["runs", "--stack", "no-such-stack"])
     assert stopped.value.code == EXIT_USAGE
     assert "cannot read stack 'no-such-stack'" in capsys.readouterr().err
+
+
+def test_report_prints_the_post_mortem_and_opens_it_in_a_browser(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a deployed stack with a finished run, and a browser that records what it is shown
+    _register_stack(sandbox, "sunset-prod")
+    assert sandbox.run("decommission", service.request(backup=FAST), name="retire").status == (
+        "SUCCEEDED"
+    )
+    opened: list[str] = []
+
+    def browser_open(uri: str) -> bool:
+        opened.append(uri)
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browser_open)
+    # When the report is shown, then opened
+    shown = main(["report", "retire", "--stack", "sunset-prod"])
+    printed = capsys.readouterr().out
+    opened_code = main(
+        ["report", "retire", "--stack", "sunset-prod", "--open", "--out", str(tmp_path)]
+    )
+    # Then the Markdown is printed as stored, and the stored HTML is saved and opened
+    bucket = sandbox.outputs["ArtifactsBucketName"]
+    s3 = sandbox.client("s3")
+    stored = s3.get_object(Bucket=bucket, Key="runs/retire/report.md")["Body"].read().decode()
+    assert (shown, opened_code) == (EXIT_OK, EXIT_OK)
+    assert printed == stored and "# Sunset report: chat-assistant" in printed
+    page = tmp_path / "retire" / "report.html"
+    assert opened == [page.resolve().as_uri()]
+    html = s3.get_object(Bucket=bucket, Key="runs/retire/report.html")["Body"].read().decode()
+    assert page.read_text() == html and '<section id="validation">' in html
+
+
+def test_report_of_a_run_without_report_html_is_rendered_from_its_manifest(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a run whose report.html is not in the bucket, as with runs of an earlier version
+    _register_stack(sandbox, "sunset-prod")
+    assert sandbox.run("decommission", service.request(backup=FAST), name="retire").status == (
+        "SUCCEEDED"
+    )
+    bucket = sandbox.outputs["ArtifactsBucketName"]
+    sandbox.client("s3").delete_object(Bucket=bucket, Key="runs/retire/report.html")
+    monkeypatch.setattr(webbrowser, "open", lambda uri: False)
+    # When
+    code = main(["report", "retire", "--stack", "sunset-prod", "--open", "--out", str(tmp_path)])
+    # Then it is rendered from the manifest and audit trail, and the reader is told
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    assert "no stored report.html" in captured.err
+    assert "No browser to open it here" in captured.out
+    html = (tmp_path / "retire" / "report.html").read_text()
+    assert "<h2>Audit trail</h2>" in html and "sagemaker:DeleteEndpoint" in html
+
+
+def test_report_of_an_unknown_run_exits_1_naming_it(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _register_stack(sandbox, "sunset-prod")
+    code = main(["report", "never-ran", "--stack", "sunset-prod"])
+    assert code == EXIT_RUN_FAILED
+    assert "there is no run 'never-ran' in s3://" in capsys.readouterr().err

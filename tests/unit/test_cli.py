@@ -39,6 +39,11 @@ def test_demo_decommissions_the_sample_service_saves_the_report_and_can_restore_
     assert "service restored" in out
     assert "recommission  chat-assistant" in out and "RESTORED" in out
     assert "## Restores" in reports[0].read_text()
+    # and `sunset report --from` shows what the demo copied out
+    run_id = reports[0].parent.name
+    assert main(["report", run_id, "--from", str(tmp_path)]) == EXIT_OK
+    assert capsys.readouterr().out == reports[0].read_text()
+    assert (reports[0].parent / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_bad_input_file_fails_with_one_line_reason(

@@ -1,4 +1,4 @@
-"""The artifacts bucket: runs/<run_id>/manifest.json, audit.jsonl, report.md."""
+"""The artifacts bucket: runs/<run_id>/manifest.json, audit.jsonl, report.md, report.html."""
 
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ class ArtifactStore:
             "application/x-ndjson",
         )
 
-    def save_report(self, run_id: str, markdown: str) -> str:
+    def save_report(self, run_id: str, markdown: str, html: str) -> str:
+        """Write report.md and report.html; returns the key of report.md."""
+        self._put(run_prefix(run_id) + "report.html", html, "text/html; charset=utf-8")
         return self._put(run_prefix(run_id) + "report.md", markdown, "text/markdown; charset=utf-8")
 
     def read_text(self, key: str) -> str:

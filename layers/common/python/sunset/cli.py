@@ -5,6 +5,8 @@
     sunset run --input FILE          decommission with your own input, in the sandbox
     sunset restore RUN_ID            recommission a run's service on a deployed stack
     sunset runs                      list the runs of a deployed stack and their state
+    sunset report RUN_ID [--open]    show a run's post-mortem (from a deployed stack, or
+                                     --from DIR for the artifacts a sandbox run copied out)
 
 The sandbox lives as long as one command: a restore in the sandbox follows its decommission in
 the same command (--restore). `restore` and `runs` talk to a stack deployed with `sam deploy`
@@ -232,8 +234,11 @@ def _run_in_sandbox(
     out.write(f"\nRun {name} SUCCEEDED in {time.monotonic() - started:.1f} s\n")
     for label, count in output.get("counts", {}).items():
         out.write(f"  {label:<22} {count}\n")
-    out.write(f"\nReport:   {target / 'report.md'}\nManifest: {target / 'manifest.json'}\n")
-    out.write(f"Audit:    {target / 'audit.jsonl'}\n")
+    out.write(
+        f"\nReport:   {target / 'report.md'}\n          {target / 'report.html'} "
+        f"(in a browser: sunset report {name} --from {out_dir} --open)\n"
+        f"Manifest: {target / 'manifest.json'}\nAudit:    {target / 'audit.jsonl'}\n"
+    )
     if not restore:
         out.write(
             "\nThe sandbox ends with this command. To see the service brought back from the "
@@ -290,6 +295,39 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
         print(f"sunset: cannot read the runs table: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
     print_runs(runs[: args.limit], out)
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from sunset.postmortem import ReportNotFound, fetch_from_bucket, read_from_folder
+
+    try:
+        if args.source is not None:
+            report = read_from_folder(Path(args.source) / args.run_id)
+        else:
+            stack = _stack(args)
+            bucket = stack.outputs.get("ArtifactsBucketName")
+            if bucket is None:
+                return _usage_error(f"stack {args.stack!r} has no output ArtifactsBucketName")
+            report = fetch_from_bucket(stack.client("s3"), bucket, args.run_id)
+    except ReportNotFound as exc:
+        print(f"sunset: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    except ClientError as exc:
+        print(f"sunset: cannot read the run's report: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    if report.note:
+        print(f"sunset: {report.note}", file=sys.stderr)
+    if not args.open:
+        out.write(report.markdown)
+        return EXIT_OK
+    page = report.save_html(Path(args.out) / args.run_id)
+    import webbrowser
+
+    if webbrowser.open(page.resolve().as_uri()):
+        out.write(f"Opened {page}\n")
+    else:
+        out.write(f"No browser to open it here; the report is at {page}\n")
     return EXIT_OK
 
 
@@ -375,7 +413,21 @@ def main(argv: list[str] | None = None) -> int:
     reject.add_argument("run_id")
     reject.add_argument("--by", required=True, help="who rejects (recorded in the audit)")
     reject.add_argument("--reason", required=True, help="why: sent in the CANCELLED notice")
-    for deployed in (restore, runs, approve, reject):
+    report = commands.add_parser("report", help="show a run's post-mortem report")
+    report.add_argument("run_id")
+    report.add_argument(
+        "--open", action="store_true", help="open report.html in a browser instead of printing"
+    )
+    report.add_argument(
+        "--from",
+        dest="source",
+        metavar="DIR",
+        help="read the artifacts a sandbox run copied to DIR/RUN_ID (e.g. out) instead of a stack",
+    )
+    report.add_argument(
+        "--out", default="out", help="where --open saves a fetched report.html (default: out/)"
+    )
+    for deployed in (restore, runs, approve, reject, report):
         deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
         deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
@@ -393,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
         return _restore(args, sys.stdout)
     if args.command == "runs":
         return _runs(args, sys.stdout)
+    if args.command == "report":
+        return _report(args, sys.stdout)
     if args.command in ("approve", "reject"):
         return _decide(args, sys.stdout)
     execution_input = _read_input(args.input)

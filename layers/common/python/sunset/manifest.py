@@ -471,6 +471,9 @@ class Manifest(_Record):
     service: str
     request: DecommissionRequest
     started_at: datetime
+    cutoff: datetime | None = Field(
+        default=None, description="when the notice period ended and the shutdown could start"
+    )
     ended_at: datetime | None = None
     outcome: Literal["running", "succeeded", "failed", "rolled_back", "cancelled"] = "running"
     phases: list[PhaseRecord] = Field(default_factory=list)

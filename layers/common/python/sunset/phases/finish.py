@@ -1,7 +1,8 @@
 """The two ways a run ends: a report and COMPLETED, or an incident and INCIDENT.
 
-Both write the same artifacts (manifest, audit.jsonl, report.md), release the service's lock and
-record the run's final status, so that every terminal path leaves the same evidence behind.
+Both write the same artifacts (manifest, audit.jsonl, report.md, report.html), release the
+service's lock and record the run's final status, so that every terminal path leaves the same
+evidence behind.
 """
 
 from __future__ import annotations
@@ -18,14 +19,18 @@ from sunset.manifest import Action, Incident, Manifest
 from sunset.observability import metrics
 from sunset.phases.restore_test import delete_leftovers
 from sunset.phases.results import RunOutcome
-from sunset.report import render_markdown
+from sunset.report import render_html, render_markdown
 
 
 def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
-    """Write report.md and audit.jsonl from what is on record (manifest and runs table)."""
+    """Write report.md, report.html and audit.jsonl from what is on record (manifest and runs
+    table)."""
     manifest = kit.store.load_manifest(run_id)
     audit = kit.runs.audit_entries(run_id)
-    kit.store.save_report(run_id, render_markdown(manifest, audit))
+    now = kit.now()
+    kit.store.save_report(
+        run_id, render_markdown(manifest, audit, now), render_html(manifest, audit, now)
+    )
     kit.store.save_audit(run_id, audit)
     prefix = run_prefix(run_id)
     counts = manifest.inventory.counts() if manifest.inventory else {}
@@ -39,6 +44,7 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
         manifest=kit.store.uri(prefix + "manifest.json"),
         audit=kit.store.uri(prefix + "audit.jsonl"),
         report=kit.store.uri(prefix + "report.md"),
+        report_html=kit.store.uri(prefix + "report.html"),
         counts={label: n for label, n in counts.items() if n},
     )
 

@@ -64,7 +64,11 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             manifest = kit.store.load_manifest(run_id)
         else:
             manifest = Manifest(
-                run_id=run_id, service=request.service, request=request, started_at=started_at
+                run_id=run_id,
+                service=request.service,
+                request=request,
+                started_at=started_at,
+                cutoff=cutoff,
             )
         kit.runs.put_run(run_id, request.service, "RUNNING", started_at)
         now = kit.now()

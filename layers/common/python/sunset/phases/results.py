@@ -18,6 +18,7 @@ class RunOutcome(BaseModel):
     manifest: str
     audit: str
     report: str
+    report_html: str | None = None
     counts: dict[str, int] = {}
     error: str | None = None
     cause: str | None = None
