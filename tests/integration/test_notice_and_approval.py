@@ -99,6 +99,13 @@ def test_a_rejected_run_is_cancelled_with_nothing_touched(
     assert {e["EndpointName"] for e in endpoints} >= set(service.endpoints)
     assert lock_holder(sandbox, service.name) is None
     assert manifest_of(sandbox, "rejected")["outcome"] == "cancelled"
+    # and the post-mortem says who said no and why, and that there is nothing to restore
+    report = artifact(sandbox, "rejected", "report.md")
+    assert "The shutdown of **chat-assistant** was **cancelled** before anything changed" in report
+    assert "**Rejected** by carol at " in report
+    assert "after it was asked. Reason: the partner migration is not finished" in report
+    assert "| reject | ok | by carol: the partner migration is not finished |" in report
+    assert "Nothing was removed or stopped, so there is nothing to bring back." in report
 
 
 def test_no_answer_in_time_cancels_the_run(
@@ -110,6 +117,9 @@ def test_no_answer_in_time_cancels_the_run(
     # Then
     assert (run.status, run.error) == ("FAILED", "Cancelled")
     assert "nobody approved it within 1 s" in inbox.notices()[-1].body
+    assert "Not approved: nobody approved it within 1 s." in artifact(
+        sandbox, "unanswered", "report.md"
+    )
     assert lock_holder(sandbox, service.name) is None
     with pytest.raises(InvalidRequest, match="not waiting for an approval|no longer waits"):
         sandbox.approve("unanswered", by="dave")

@@ -160,12 +160,14 @@ def _approval(manifest: Manifest, audit: list[Action]) -> Section | None:
     answer = _first(audit, "approve", "reject")
     cancel = _first(audit, "cancel run")
     if answer is not None:
-        verb = "approved" if answer.action == "approve" else "rejected"
+        approved = answer.action == "approve"
         waited = duration((answer.at - asked.at).total_seconds()) if asked else "—"
+        # approvals.decide writes "by NAME" or "by NAME: REASON"
+        who, _, reason = (answer.detail or "").partition(": ")
         verdict = Callout(
-            f"**{verb.capitalize()}** {answer.detail or ''} at {_at(answer.at)}, "
-            f"{waited} after it was asked.",
-            "good" if verb == "approved" else "neutral",
+            f"**{'Approved' if approved else 'Rejected'}** {who} at {_at(answer.at)}, "
+            f"{waited} after it was asked." + (f" Reason: {reason}" if reason else ""),
+            "good" if approved else "neutral",
         )
     elif cancel is not None:
         verdict = Callout(f"Not approved: {cancel.detail}.", "neutral")
