@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
 import pytest
 from moto import mock_aws
 
+from sunset import notices
 from sunset.local.template import StackDeployer, TemplateError, load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,3 +57,54 @@ def test_functions_get_globals_and_resolved_environment() -> None:
     assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
     assert all(block.values())
+
+
+@mock_aws
+def test_a_resource_whose_condition_is_false_is_left_out_as_cloudformation_does() -> None:
+    # Given a resource the sandbox cannot deploy, behind a condition on a parameter
+    template = {
+        "Parameters": {"Email": {"Type": "String", "Default": ""}},
+        "Conditions": {"HasEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "Email"}, ""]}]}},
+        "Resources": {
+            "Alarm": {"Type": "AWS::CloudWatch::Alarm", "Condition": "HasEmail", "Properties": {}}
+        },
+        "Outputs": {"AlarmName": {"Condition": "HasEmail", "Value": {"Ref": "Alarm"}}},
+    }
+    # Then it is left out when the condition is false, and deployed (here: refused) when true
+    assert _deployer(template).deploy().outputs == {}
+    with pytest.raises(TemplateError, match="Alarm has type AWS::CloudWatch::Alarm"):
+        _deployer(template, {"Email": "a@example.com"}).deploy()
+
+
+@pytest.mark.parametrize(
+    ("addresses", "expected"),
+    [
+        ({}, {}),
+        (
+            {"NotifyEmail": "people@example.com", "ApproverEmail": "boss@example.com"},
+            {"people@example.com": "people", "boss@example.com": "approvers"},
+        ),
+        ({"ApproverEmail": "boss@example.com"}, {"boss@example.com": "approvers"}),
+    ],
+    ids=["none", "both", "approver-only"],
+)
+@mock_aws
+def test_email_subscriptions_are_made_only_when_their_address_is_given(
+    addresses: dict[str, str], expected: dict[str, str]
+) -> None:
+    # When the stack is deployed with these addresses
+    stack = _deployer(load_template(ROOT / "template.yaml"), addresses).deploy()
+    # Then each address is subscribed by email with its audience's filter policy, and no other
+    sns = boto3.client("sns", region_name="us-east-1")
+    topic = stack.outputs["NotificationTopicArn"]
+    policies = {}
+    for subscription in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
+        assert subscription["Protocol"] == "email"
+        attributes = sns.get_subscription_attributes(
+            SubscriptionArn=subscription["SubscriptionArn"]
+        )["Attributes"]
+        assert attributes["FilterPolicyScope"] == "MessageAttributes"
+        policies[subscription["Endpoint"]] = json.loads(attributes["FilterPolicy"])
+    assert policies == {
+        address: notices.FILTER_POLICIES[audience] for address, audience in expected.items()
+    }

@@ -4,7 +4,8 @@ moto's CloudFormation cannot take a SAM template as it is (it ignores Definition
 knows no S3 bucket policy), so this module reads the template itself and creates each resource
 with the ordinary API call, resolving Ref, Fn::GetAtt, Fn::Sub and Fn::Join on the way. A
 resource type it does not know is an error, never silently skipped: when the template grows, the
-sandbox must be taught the new type here, so it cannot drift from what is deployed.
+sandbox must be taught the new type here, so it cannot drift from what is deployed. A resource
+or output whose Condition is false is left out, as CloudFormation leaves it out.
 """
 
 from __future__ import annotations
@@ -234,6 +235,32 @@ class StackDeployer:
                 raise TemplateError(f"{key} is not supported by the sandbox deployer")
         return {key: self.resolve(item) for key, item in value.items()}
 
+    def holds(self, condition: str | None) -> bool:
+        """Whether a resource or output with this `Condition` is deployed (None: always)."""
+        if condition is None:
+            return True
+        declared = self.template.get("Conditions", {})
+        if condition not in declared:
+            raise TemplateError(f"Condition {condition} is not declared in Conditions")
+        return self._evaluate(declared[condition])
+
+    def _evaluate(self, expression: Any) -> bool:
+        if not isinstance(expression, dict) or len(expression) != 1:
+            raise TemplateError(f"a condition must be one condition function, not {expression!r}")
+        ((key, argument),) = expression.items()
+        if key == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._evaluate(argument[0])
+        if key == "Fn::And":
+            return all(self._evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(self._evaluate(item) for item in argument)
+        if key == "Condition":
+            return self.holds(argument)
+        raise TemplateError(f"{key} is not supported in Conditions by the sandbox deployer")
+
     # -------------------------------------------------------------- deployment
     def _name(self, logical_id: str, limit: int = 64) -> str:
         return f"{self.stack_name}-{logical_id}"[:limit]
@@ -258,7 +285,11 @@ class StackDeployer:
         return ordered
 
     def deploy(self) -> DeployedStack:
-        resources = dict(self.template["Resources"])
+        resources = {
+            logical_id: resource
+            for logical_id, resource in self.template["Resources"].items()
+            if self.holds(resource.get("Condition"))
+        }
         function_globals = self.template.get("Globals", {}).get("Function", {})
         for logical_id, resource in resources.items():
             if resource["Type"] == "AWS::Serverless::Function":
@@ -269,6 +300,7 @@ class StackDeployer:
         creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::KMS::Key": self._kms_key,
             "AWS::SNS::Topic": self._sns_topic,
+            "AWS::SNS::Subscription": self._sns_subscription,
             "AWS::S3::Bucket": self._s3_bucket,
             "AWS::S3::BucketPolicy": self._s3_bucket_policy,
             "AWS::DynamoDB::Table": self._dynamodb_table,
@@ -289,6 +321,7 @@ class StackDeployer:
         outputs = {
             name: str(self.resolve(spec["Value"]))
             for name, spec in self.template.get("Outputs", {}).items()
+            if self.holds(spec.get("Condition"))
         }
         return DeployedStack(self.stack_name, outputs, dict(self.physical), dict(self.functions))
 
@@ -317,6 +350,26 @@ class StackDeployer:
         arn = self._client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
         self.physical[logical_id] = arn
         self.attributes[logical_id] = {"TopicArn": arn, "TopicName": name}
+
+    def _sns_subscription(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        attributes = {}
+        if "FilterPolicy" in props:
+            # CloudFormation takes the policy as an object, the API as a JSON string.
+            attributes["FilterPolicy"] = json.dumps(props["FilterPolicy"])
+            attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
+        if "RawMessageDelivery" in props:
+            attributes["RawMessageDelivery"] = str(props["RawMessageDelivery"]).lower()
+        # moto confirms email subscriptions at once and delivers nothing to them; AWS sends
+        # the address a confirmation link first.
+        arn = self._client("sns").subscribe(
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        self.physical[logical_id] = arn
 
     def _s3_bucket(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)
