@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,26 +16,47 @@ from sunset.local.sample import SampleService, seed_sample_service
 
 @dataclass
 class Notice:
+    """One notice as an SQS subscriber receives it: the JSON document, in the SNS envelope."""
+
     subject: str
     body: str
     attributes: dict[str, str]
+    document: dict[str, Any]
 
     @property
     def phase(self) -> str:
         return self.attributes["phase"]
 
+    @property
+    def facts(self) -> dict[str, Any]:
+        return dict(self.document["facts"])
+
 
 class Inbox:
-    """An SQS queue subscribed to the notification topic: what people would receive."""
+    """An SQS queue subscribed to the notification topic: what people would receive.
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    With a `filter_policy` (one of notices.FILTER_POLICIES), only what that audience receives.
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        name: str = "test-inbox",
+        filter_policy: dict[str, list[str]] | None = None,
+    ) -> None:
         self._sqs = sandbox.client("sqs")
-        self.url = self._sqs.create_queue(QueueName="test-inbox")["QueueUrl"]
+        self.url = self._sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self._sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
+        policy = (
+            {"FilterPolicyScope": "MessageAttributes", "FilterPolicy": json.dumps(filter_policy)}
+            if filter_policy is not None
+            else {}
+        )
         sandbox.client("sns").subscribe(
             TopicArn=sandbox.outputs["NotificationTopicArn"],
             Protocol="sqs",
             Endpoint=arn["Attributes"]["QueueArn"],
+            Attributes=policy,
         )
         self._received: list[Notice] = []
 
@@ -46,16 +68,29 @@ class Inbox:
                 return list(self._received)
             for message in messages:
                 envelope: dict[str, Any] = json.loads(message["Body"])
+                # Published with MessageStructure=json: an SQS subscriber gets the document.
+                document: dict[str, Any] = json.loads(envelope["Message"])
                 self._received.append(
                     Notice(
                         subject=envelope["Subject"],
-                        body=envelope["Message"],
+                        body=document["text"],
                         attributes={
                             k: v["Value"] for k, v in envelope.get("MessageAttributes", {}).items()
                         },
+                        document=document,
                     )
                 )
                 self._sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+    def wait_for(self, phase: str, timeout: float = 30) -> Notice:
+        """The first notice of `phase`, waiting for it: notices arrive while a run goes on."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [n for n in self.notices() if n.phase == phase]
+            if found:
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no {phase} notice arrived in {timeout:.0f} s")
 
     def phases(self) -> list[str]:
         return [notice.phase for notice in self.notices()]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,20 +10,9 @@ import pytest
 from sunset.errors import InvalidRequest
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox, Notice, artifact, lock_holder, manifest_of
+from tests.conftest import Inbox, artifact, lock_holder, manifest_of
 
 APPROVAL = {"required": True, "timeout_seconds": 300}
-
-
-def _notice(inbox: Inbox, phase: str) -> Notice:
-    """The first notice of `phase`, waiting for it: notices arrive while the run goes on."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        found = [n for n in inbox.notices() if n.phase == phase]
-        if found:
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no {phase} notice arrived")
 
 
 def _snapshots_of(sandbox: Sandbox, run_id: str) -> list[str]:
@@ -61,7 +49,7 @@ def test_an_approved_run_goes_on_and_the_approval_is_on_record(
     arn = sandbox.start("decommission", service.request(approval=APPROVAL), name="approved")
     sandbox.wait_for_approval_request("approved")
     # Then the person is asked, with what they need to answer
-    asked = _notice(inbox, "APPROVAL")
+    asked = inbox.wait_for("APPROVAL")
     assert (asked.phase, asked.attributes["severity"]) == ("APPROVAL", "warning")
     assert "sunset approve approved --by YOUR-NAME" in asked.body
     assert "Task token:" in asked.body and _snapshots_of(sandbox, "approved") == []

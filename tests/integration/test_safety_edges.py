@@ -154,7 +154,12 @@ def test_when_sns_is_gone_at_the_end_the_lock_is_still_released_and_evidence_wri
         "Run failed, incident not reported",
     ]
     assert lock_holder(sandbox, service.name) is None
-    assert _artifacts(sandbox, "no-sns") == {"manifest.json", "audit.jsonl", "report.md"}
+    assert _artifacts(sandbox, "no-sns") == {
+        "manifest.json",
+        "audit.jsonl",
+        "report.md",
+        "report.html",
+    }
     manifest = manifest_of(sandbox, "no-sns")
     assert manifest["outcome"] == "failed"
     failed = [a["action"] for a in manifest["actions"] if a["result"] == "failed"]
