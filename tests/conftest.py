@@ -13,6 +13,9 @@ import pytest
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService, seed_sample_service
 
+# Quick polls for backups and restores: the sandbox's snapshots and endpoints are ready at once.
+FAST = {"poll_seconds": 1, "deadline_seconds": 60}
+
 
 @dataclass
 class Notice:

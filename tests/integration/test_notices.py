@@ -10,6 +10,7 @@ import pytest
 from sunset import notices
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
+from sunset.manifest import REMOVAL_PHASES
 from tests.conftest import Inbox, Notice, manifest_of
 
 APPROVAL = {"required": True, "timeout_seconds": 300}
@@ -87,7 +88,17 @@ def test_an_approved_run_tells_each_audience_its_part_in_text_and_json(
     completed = inboxes["people"].notices()[-1]
     assert completed.facts["report"] == run.output["report"]
     assert completed.facts["validation"]["proven"] is True
-    assert f"{completed.facts['changes']} change(s) were made" in completed.body
+    removed = completed.facts["removed_or_stopped"]
+    assert removed == len(
+        [
+            a
+            for a in manifest["actions"]
+            if a["phase"] in REMOVAL_PHASES
+            and a["result"] == "ok"
+            and not a["action"].startswith("notify")
+        ]
+    )
+    assert f"shut down: {removed} change(s) removed or stopped something" in completed.body
 
 
 def test_a_rejected_run_tells_people_it_was_cancelled_and_why(

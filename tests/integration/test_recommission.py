@@ -9,11 +9,9 @@ import pytest
 
 from sunset.local import Run, Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox, artifact, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, artifact, lock_holder, manifest_of
 from tests.integration.second_service import seed_second_service
 from tests.integration.servicestate import ServiceShape, service_state
-
-FAST = {"poll_seconds": 1, "deadline_seconds": 60}
 
 
 def sample_shape(service: SampleService) -> ServiceShape:

@@ -16,9 +16,9 @@ import pytest
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
-from tests.integration.test_recommission import FAST, recommission, sample_shape
+from tests.integration.test_recommission import recommission, sample_shape
 
 Injection = Callable[[Sandbox, pytest.MonkeyPatch], None]
 

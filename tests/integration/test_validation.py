@@ -11,12 +11,11 @@ from typing import Any
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import Inbox, artifact, manifest_of
+from tests.conftest import FAST, Inbox, artifact, manifest_of
 
 # A short quiet period, and no grace for requests in flight: the sandbox has none.
 QUIET = {"quiet_period_seconds": 1, "grace_seconds": 0}
 # Quick polls: a rollback polls restarted endpoints as often as the run polled its backups.
-FAST = {"poll_seconds": 1, "deadline_seconds": 60}
 
 
 def _once(action: Callable[[], None]) -> Callable[..., None]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from sunset.cli import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, main
+from sunset.manifest import Action, Manifest
+from sunset.request import parse_request
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -88,3 +91,77 @@ def test_a_sandbox_run_that_asks_for_approval_is_answered_from_the_command_line(
     assert "answered the approval request: run gated rejected by alice" in out
     assert "shutdown CANCELLED, nothing changed" in out
     assert "The approval was rejected: not this week (by alice)" in err
+
+
+def _folder_run(tmp_path: Path, run_id: str, **files: bytes) -> None:
+    folder = tmp_path / run_id
+    folder.mkdir()
+    for name, body in files.items():
+        (folder / name.replace("_", ".")).write_bytes(body)
+
+
+def _running_manifest(run_id: str) -> bytes:
+    started = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    request = parse_request(json.loads((EVENTS / "decommission-minimal.json").read_text()))
+    manifest = Manifest(
+        run_id=run_id,
+        service=request.service,
+        request=request,
+        started_at=started,
+        actions=[
+            Action(
+                at=started,
+                phase="Remove API routes",
+                action="apigatewayv2:DeleteRoute",
+                resource="http-api/a1/route/r1",
+                result="ok",
+            )
+        ],
+    )
+    return manifest.model_dump_json().encode()
+
+
+def test_report_of_a_run_in_progress_shows_how_it_stands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run that has not ended: a manifest, no audit.jsonl, no report yet
+    _folder_run(tmp_path, "r1", manifest_json=_running_manifest("r1"))
+    # When
+    code = main(["report", "r1", "--from", str(tmp_path)])
+    # Then the report is drawn from the manifest's own records, and says so
+    captured = capsys.readouterr()
+    assert code == EXIT_OK
+    assert "the run has not ended" in captured.err
+    assert "apigatewayv2:DeleteRoute" in captured.out
+    assert "sunset restore r1 --stack STACK" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("run_id", "files", "expected"),
+    [
+        ("../etc", {}, "'../etc' is not a run id"),
+        ("nope", {}, "there is no run 'nope' in"),
+        ("latin1", {"manifest_json": "caf\xe9".encode("latin-1")}, "is not UTF-8 text"),
+        ("broken", {"manifest_json": b"{not json"}, "manifest.json is not JSON"),
+        ("badaudit", {"audit_jsonl": b"[1]\n"}, "audit.jsonl line 1 is not an audit entry"),
+    ],
+    ids=["path", "missing", "not-utf8", "not-json", "bad-audit"],
+)
+def test_report_refuses_what_it_cannot_read_with_one_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    run_id: str,
+    files: dict[str, bytes],
+    expected: str,
+) -> None:
+    # Given artifacts that are missing or not Sunset's
+    if files:
+        if "manifest_json" not in files:
+            files = {"manifest_json": _running_manifest(run_id), **files}
+        _folder_run(tmp_path, run_id, **files)
+    # When
+    code = main(["report", run_id, "--from", str(tmp_path)])
+    # Then
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_RUN_FAILED
+    assert len(err) == 1 and expected in err[0]

@@ -111,7 +111,13 @@ FACTS = {
     "BACKED_UP": {"snapshots", "captured", "verified", "comparisons", "restore_tests_passed"},
     "ACCESS_REMOVED": {"removed"},
     "STOPPED": {"stopped", "left_running"},
-    "COMPLETED": {"changes", "validation", "report", "resumption_plan"},
+    "COMPLETED": {
+        "removed_or_stopped",
+        "actions_recorded",
+        "validation",
+        "report",
+        "resumption_plan",
+    },
     "INCIDENT": {"failed_step", "error", "cause", "what_next"},
     "ROLLED_BACK": {"failed_step", "error", "cause", "restored", "comparisons", "report"},
     "RESTORED": {"restore_id", "restored", "comparisons", "report"},
@@ -186,7 +192,8 @@ def test_a_permanent_shutdown_has_no_downtime_in_seconds() -> None:
 
 def _message_parts(message: str) -> tuple[dict[str, Any], dict[str, Any]]:
     per_protocol = json.loads(message)
-    assert set(per_protocol) == {"default", "email", "sqs", "lambda", "http", "https"}
+    assert set(per_protocol) == {"default", "email", "sms", "sqs", "lambda", "http", "https"}
+    assert len(per_protocol["sms"]) <= 160
     assert per_protocol["email"] == per_protocol["default"]
     assert len({per_protocol[p] for p in ("sqs", "lambda", "http", "https")}) == 1
     return per_protocol, json.loads(per_protocol["sqs"])
@@ -197,6 +204,26 @@ def test_people_get_the_text_and_machines_the_document_in_one_message() -> None:
     per_protocol, document = _message_parts(notice.structured_message(sns.MESSAGE_LIMIT_BYTES))
     assert per_protocol["default"] == notice.body
     assert document == notice.document()
+    assert per_protocol["sms"] == f"{notice.subject} (run {notice.run_id})"
+
+
+def test_a_task_token_is_never_cut_to_fit() -> None:
+    # Given an approval request whose facts must shrink (a long reason, a token of 2,048
+    # characters, the most Step Functions gives)
+    token = "T" * 2_048
+    notice = notices.approval_requested(
+        RUN.model_copy(update={"request": RUN.request.model_copy(update={"reason": "r" * 1_900})}),
+        Inventory(),
+        token,
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    # When the message must fit in much less than usual
+    per_protocol, document = _message_parts(notice.structured_message(40_000))
+    # Then the other facts are cut, the token and the commands are whole
+    assert document["truncated"] is True
+    assert document["facts"]["task_token"] == token
+    assert document["facts"]["reason"].endswith(" [cut]")
+    assert document["facts"]["approve_command"] == notice.facts["approve_command"]
 
 
 @pytest.mark.parametrize(

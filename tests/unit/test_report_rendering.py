@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sunset.manifest import Action, Manifest, PhaseRecord
-from sunset.report import render_html, render_markdown
+from sunset.report import render
 from sunset.report.document import Bar, Scale
 from sunset.report.html import inline
 from sunset.request import parse_request
@@ -46,14 +46,19 @@ def _manifest(**request: object) -> Manifest:
 
 
 def test_text_from_the_request_cannot_become_markup() -> None:
-    # Given a reason that carries HTML
-    manifest = _manifest(reason='<script>alert("x")</script> & <img src=x>')
+    # Given a reason that carries HTML and a heading
+    manifest = _manifest(reason='<script>alert("x")</script> & <img src=x>\n\n## Fake')
     # When
-    page = render_html(manifest, [], T0)
+    markdown, page = render(manifest, [], T0)
     # Then it is shown as text, and the page allows no script or external asset anyway
     assert "<script>alert" not in page and "<img src=x>" not in page
     assert '&lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;img src=x&gt;' in page
     assert "default-src 'none'" in page
+    # and the Markdown, which wikis render as HTML, carries it as text on its one line
+    assert '| Reason | &lt;script>alert("x")&lt;/script> &amp; &lt;img src=x>  ## Fake |' in (
+        markdown
+    )
+    assert "\n## Fake" not in markdown
     # and only the two inline marks become elements
     assert inline("**a** `b` <c>") == "<strong>a</strong> <code>b</code> &lt;c&gt;"
 
@@ -81,8 +86,7 @@ def test_both_forms_tell_the_same_story() -> None:
         Action(at=T0, phase="Announce", action="notify ANNOUNCED", resource="topic", result="ok")
     ]
     # When
-    markdown = render_markdown(manifest, audit, T0)
-    page = render_html(manifest, audit, T0)
+    markdown, page = render(manifest, audit, T0)
     # Then every section is in both, in the same order, with the notice period drawn
     titles = [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
     assert titles[:3] == ["Summary", "Timeline", "Backups"]

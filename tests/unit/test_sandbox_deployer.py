@@ -76,6 +76,26 @@ def test_a_resource_whose_condition_is_false_is_left_out_as_cloudformation_does(
         _deployer(template, {"Email": "a@example.com"}).deploy()
 
 
+@mock_aws
+def test_conditions_read_in_the_short_yaml_form(tmp_path: Path) -> None:
+    # Given conditions written with the short tags, !Condition inside !And among them
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Parameters:\n"
+        "  Email: {Type: String, Default: ''}\n"
+        "Conditions:\n"
+        "  HasEmail: !Not [!Equals [!Ref Email, '']]\n"
+        "  Both: !And [!Condition HasEmail, !Condition HasEmail]\n"
+        "Resources:\n"
+        "  Alarm: {Type: AWS::CloudWatch::Alarm, Condition: Both, Properties: {}}\n"
+    )
+    template = load_template(path)
+    # Then they evaluate as the long form does
+    assert _deployer(template).deploy().outputs == {}
+    with pytest.raises(TemplateError, match="Alarm has type AWS::CloudWatch::Alarm"):
+        _deployer(template, {"Email": "a@example.com"}).deploy()
+
+
 @pytest.mark.parametrize(
     ("addresses", "expected"),
     [

@@ -17,6 +17,48 @@ def run_prefix(run_id: str) -> str:
     return f"runs/{run_id}/"
 
 
+def decode(body: bytes, where: str) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ManifestError(f"{where} is not UTF-8 text: it was not written by Sunset") from None
+
+
+def parse_manifest(body: str, where: str) -> Manifest:
+    """A manifest read back, refused with the reason unless it is schema v1 and valid."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(f"{where} is not JSON: {exc}") from None
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{where} has schema version {version!r}; "
+            f"this version of Sunset reads version {SCHEMA_VERSION} only"
+        )
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise ManifestError(f"{where} does not match schema v1: {exc}") from None
+
+
+def parse_audit(body: str, where: str) -> list[Action]:
+    """audit.jsonl read back: the lines ArtifactStore.save_audit wrote."""
+    entries = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            data.pop("run_id", None)
+            entries.append(Action.model_validate(data))
+        except ValueError as exc:  # JSONDecodeError and ValidationError are ValueErrors
+            raise ManifestError(f"{where} line {number} is not an audit entry: {exc}") from None
+    return entries
+
+
 class ArtifactStore:
     def __init__(self, s3: Any, bucket: str) -> None:
         self._s3 = s3
@@ -48,23 +90,20 @@ class ArtifactStore:
 
     def load_manifest(self, run_id: str) -> Manifest:
         key = run_prefix(run_id) + "manifest.json"
+        body = self.read_optional(key)
+        if body is None:
+            raise ManifestError(f"run {run_id} has no manifest at {self.uri(key)}")
+        return parse_manifest(body, self.uri(key))
+
+    def read_optional(self, key: str) -> str | None:
+        """The object's text, or None when there is no such object."""
         try:
             body = self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         except ClientError as exc:
             if error_code(exc) in {"NoSuchKey", "404"}:
-                raise ManifestError(f"run {run_id} has no manifest at {self.uri(key)}") from None
+                return None
             raise
-        data = json.loads(body)
-        version = data.get("schema_version") if isinstance(data, dict) else None
-        if version != SCHEMA_VERSION:
-            raise ManifestError(
-                f"{self.uri(key)} has schema version {version!r}; "
-                f"this version of Sunset reads version {SCHEMA_VERSION} only"
-            )
-        try:
-            return Manifest.model_validate(data)
-        except ValidationError as exc:
-            raise ManifestError(f"{self.uri(key)} does not match schema v1: {exc}") from None
+        return decode(body, self.uri(key))
 
     def save_audit(self, run_id: str, entries: list[Action]) -> str:
         lines = (
@@ -80,6 +119,3 @@ class ArtifactStore:
         """Write report.md and report.html; returns the key of report.md."""
         self._put(run_prefix(run_id) + "report.html", html, "text/html; charset=utf-8")
         return self._put(run_prefix(run_id) + "report.md", markdown, "text/markdown; charset=utf-8")
-
-    def read_text(self, key: str) -> str:
-        return str(self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8"))

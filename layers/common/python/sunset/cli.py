@@ -299,21 +299,24 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _report(args: argparse.Namespace, out: TextIO) -> int:
+    from botocore.exceptions import BotoCoreError
+
+    from sunset.errors import ManifestError
     from sunset.postmortem import ReportNotFound, fetch_from_bucket, read_from_folder
 
     try:
         if args.source is not None:
-            report = read_from_folder(Path(args.source) / args.run_id)
+            report = read_from_folder(Path(args.source), args.run_id)
         else:
             stack = _stack(args)
             bucket = stack.outputs.get("ArtifactsBucketName")
             if bucket is None:
                 return _usage_error(f"stack {args.stack!r} has no output ArtifactsBucketName")
             report = fetch_from_bucket(stack.client("s3"), bucket, args.run_id)
-    except ReportNotFound as exc:
+    except (ReportNotFound, ManifestError) as exc:
         print(f"sunset: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         print(f"sunset: cannot read the run's report: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
     if report.note:

@@ -343,6 +343,11 @@ class Action(_Record):
         return self.phase in REMOVAL_PHASES and not self.action.startswith("notify")
 
 
+def removals(actions: list[Action]) -> list[Action]:
+    """The changes that took something away and worked: what a restore has to bring back."""
+    return [a for a in actions if a.is_removal and a.result == "ok"]
+
+
 def succeeded(actions: list[Action], action: str, resource: str) -> bool:
     """Whether `action` on `resource` is on record as done (an earlier attempt made it)."""
     return any(a.action == action and a.resource == resource and a.result == "ok" for a in actions)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sunset.aws import sns
 from sunset.context import RunContext
-from sunset.manifest import Incident, Inventory, Manifest, RestoreRecord
+from sunset.manifest import Incident, Inventory, Manifest, RestoreRecord, removals
 
 Phase = Literal[
     "ANNOUNCED",
@@ -42,6 +42,11 @@ SEVERITY: dict[str, Severity] = {
     "APPROVAL": "warning",
 }
 _SUBJECT_LIMIT = 99  # SNS wants subjects of less than 100 characters
+_SMS_LIMIT = 160  # one SMS segment
+# Facts never shortened to fit SNS's cap: identifiers and commands that are useless in part.
+_KEEP_WHOLE = frozenset(
+    {"task_token", "approve_command", "reject_command", "restore_command", "report", "restore_id"}
+)
 SCHEMA = "sunset.notice/1"
 # A body longer than this is cut (a person does not read 20,000 characters on a phone; the
 # report has everything), which also keeps the six copies of it in one message under SNS's cap.
@@ -128,6 +133,12 @@ class Notice(BaseModel):
             "truncated": self.truncated or cut or facts != self.facts,
         }
 
+    def sms_text(self) -> str:
+        """What a phone gets: the subject and the run. SNS refuses an SMS over 1,600
+        characters, and a pager line should fit on one screen; the email and the report have
+        the rest."""
+        return f"{self.subject} (run {self.run_id})"[:_SMS_LIMIT]
+
     def structured_message(self, limit_bytes: int) -> str:
         """The Message for SNS's MessageStructure=json: text for people (email, SMS), the JSON
         document for machines (SQS, Lambda, HTTP/S), the whole under `limit_bytes` of UTF-8."""
@@ -137,7 +148,11 @@ class Notice(BaseModel):
             # ensure_ascii=False: an accented letter costs 2 bytes instead of 6 (\u00e9), six
             # times over, and SNS takes UTF-8.
             doc = json.dumps(document, ensure_ascii=False)
-            per_protocol = {"default": document["text"], "email": document["text"]}
+            per_protocol = {
+                "default": document["text"],
+                "email": document["text"],
+                "sms": self.sms_text(),
+            }
             per_protocol |= dict.fromkeys(_MACHINE_PROTOCOLS, doc)
             message = json.dumps(per_protocol, ensure_ascii=False)
             if len(message.encode("utf-8")) <= limit_bytes:
@@ -161,13 +176,17 @@ def _cut_text(text: str, limit: int, run_id: str) -> tuple[str, bool]:
 
 
 def _clip(value: Any, chars: int, items: int) -> Any:
-    """`value` with every string cut to `chars` characters and every list to `items` items."""
+    """`value` with every string cut to `chars` characters and every list to `items` items,
+    except the facts a machine acts on as they are (a task token cut short answers nothing)."""
     if isinstance(value, str):
         return value if len(value) <= chars else value[:chars] + " [cut]"
     if isinstance(value, list):
         return [_clip(item, chars, items) for item in value[:items]]
     if isinstance(value, dict):
-        return {key: _clip(item, chars, items) for key, item in value.items()}
+        return {
+            key: item if key in _KEEP_WHOLE else _clip(item, chars, items)
+            for key, item in value.items()
+        }
     return value
 
 
@@ -564,8 +583,9 @@ def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
         run.service,
         "shutdown completed",
         [
-            f"{run.service!r} is shut down. "
-            f"{len(manifest.actions)} change(s) were made and recorded.",
+            f"{run.service!r} is shut down: {len(removals(manifest.actions))} change(s) removed "
+            f"or stopped something; {len(manifest.actions)} action(s) are recorded in the audit "
+            "trail.",
             proof_lines(manifest),
             f"Report: {report_uri}",
             f"How it comes back: {run.request.resumption_plan}",
@@ -573,7 +593,8 @@ def completed(run: RunContext, manifest: Manifest, report_uri: str) -> Notice:
         ],
         contacts=run.request.contacts,
         facts={
-            "changes": len(manifest.actions),
+            "removed_or_stopped": len(removals(manifest.actions)),
+            "actions_recorded": len(manifest.actions),
             "validation": proof_facts(manifest),
             "report": report_uri,
             "resumption_plan": run.request.resumption_plan,

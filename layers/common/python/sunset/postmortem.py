@@ -1,25 +1,24 @@
 """Fetching a run's post-mortem for `sunset report`: from the artifacts bucket of a deployed
 stack, or from the folder a sandbox run copied its artifacts to.
 
-A run written before report.html existed still has its manifest and audit trail; the report is
-then rendered from them, here, and the reader is told so.
+A run whose report is not stored (one still running: the report is written when a run ends; or
+one written before report.html existed) is rendered here from its manifest and audit trail, and
+the reader is told so.
 """
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from sunset.aws.errors import error_code
-from sunset.errors import SunsetError
-from sunset.manifest import Action, Manifest
-from sunset.report import render_html, render_markdown
+from sunset.artifacts import ArtifactStore, decode, parse_audit, parse_manifest, run_prefix
+from sunset.errors import ManifestError, SunsetError
+from sunset.report import render
+from sunset.request import RUN_ID_PATTERN
 
 
 class ReportNotFound(SunsetError):
@@ -42,50 +41,57 @@ class FetchedReport:
         return page
 
 
-def _assemble(
-    run_id: str, read: Callable[[str], str | None], where: str, now: datetime
-) -> FetchedReport:
+def check_run_id(run_id: str) -> str:
+    """A run id is an execution name: it never holds a path (no '/', no '..')."""
+    if not re.fullmatch(RUN_ID_PATTERN, run_id):
+        raise ReportNotFound(
+            f"{run_id!r} is not a run id (letters, digits, '-' and '_', at most 80)"
+        )
+    return run_id
+
+
+def _assemble(run_id: str, read: Callable[[str], str | None], where: str) -> FetchedReport:
     markdown, html = read("report.md"), read("report.html")
-    if markdown is not None and html is not None:
-        return FetchedReport(run_id, markdown, html)
     manifest_text = read("manifest.json")
     if manifest_text is None:
+        if markdown is not None and html is not None:
+            return FetchedReport(run_id, markdown, html)
         raise ReportNotFound(f"there is no run {run_id!r} in {where}")
-    manifest = Manifest.model_validate_json(manifest_text)
-    audit = [
-        Action.model_validate({k: v for k, v in json.loads(line).items() if k != "run_id"})
-        for line in (read("audit.jsonl") or "").splitlines()
-        if line.strip()
-    ]
-    return FetchedReport(
-        run_id,
-        markdown if markdown is not None else render_markdown(manifest, audit, now),
-        render_html(manifest, audit, now),
-        note="this run has no stored report.html (an older version wrote it); it was rendered "
-        "now from the run's manifest and audit trail",
+    manifest = parse_manifest(manifest_text, f"{where}{run_id}/manifest.json")
+    if manifest.outcome != "running" and markdown is not None and html is not None:
+        return FetchedReport(run_id, markdown, html)
+    # audit.jsonl is written when the run ends; the manifest keeps the same records as it goes.
+    audit_text = read("audit.jsonl")
+    audit = (
+        parse_audit(audit_text, f"{where}{run_id}/audit.jsonl")
+        if audit_text is not None
+        else manifest.actions
     )
+    report = render(manifest, audit, datetime.now(UTC))
+    if manifest.outcome == "running":
+        note = "the run has not ended: this is how it stands now, from its manifest"
+    else:
+        note = "this run has no stored report.html (an older version of Sunset ran it); it was "
+        note += "rendered now from its manifest and audit trail"
+    return FetchedReport(run_id, markdown or report.markdown, report.html, note)
 
 
 def fetch_from_bucket(s3: Any, bucket: str, run_id: str) -> FetchedReport:
     """The report of a run on a deployed stack (runs/<run_id>/ in its artifacts bucket)."""
+    store = ArtifactStore(s3, bucket)
+    prefix = run_prefix(check_run_id(run_id))
+    return _assemble(run_id, lambda name: store.read_optional(prefix + name), store.uri("runs/"))
+
+
+def read_from_folder(folder: Path, run_id: str) -> FetchedReport:
+    """The report of a sandbox run whose artifacts were copied to folder/<run_id>."""
+    run_folder = folder / check_run_id(run_id)
 
     def read(name: str) -> str | None:
+        path = run_folder / name
         try:
-            body = s3.get_object(Bucket=bucket, Key=f"runs/{run_id}/{name}")["Body"].read()
-        except ClientError as exc:
-            if error_code(exc) in {"NoSuchKey", "404"}:
-                return None
-            raise
-        return str(body.decode("utf-8"))
+            return decode(path.read_bytes(), str(path)) if path.is_file() else None
+        except OSError as exc:
+            raise ManifestError(f"cannot read {path}: {exc.strerror}") from None
 
-    return _assemble(run_id, read, f"s3://{bucket}/runs/", datetime.now(UTC))
-
-
-def read_from_folder(folder: Path) -> FetchedReport:
-    """The report of a sandbox run whose artifacts were copied to folder (out/<run_id>)."""
-
-    def read(name: str) -> str | None:
-        path = folder / name
-        return path.read_text(encoding="utf-8") if path.is_file() else None
-
-    return _assemble(folder.name, read, str(folder.parent), datetime.now(UTC))
+    return _assemble(run_id, read, f"{folder}/")

@@ -15,11 +15,11 @@ from sunset.artifacts import run_prefix
 from sunset.context import FailureEvent, RunContext
 from sunset.errors import ManifestError
 from sunset.journal import Journal, Toolkit, running_phase
-from sunset.manifest import Action, Incident, Manifest
+from sunset.manifest import Action, Incident, Manifest, removals
 from sunset.observability import metrics
 from sunset.phases.restore_test import delete_leftovers
 from sunset.phases.results import RunOutcome
-from sunset.report import render_html, render_markdown
+from sunset.report import render
 
 
 def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
@@ -27,10 +27,8 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     table)."""
     manifest = kit.store.load_manifest(run_id)
     audit = kit.runs.audit_entries(run_id)
-    now = kit.now()
-    kit.store.save_report(
-        run_id, render_markdown(manifest, audit, now), render_html(manifest, audit, now)
-    )
+    report = render(manifest, audit, kit.now())
+    kit.store.save_report(run_id, report.markdown, report.html)
     kit.store.save_audit(run_id, audit)
     prefix = run_prefix(run_id)
     counts = manifest.inventory.counts() if manifest.inventory else {}
@@ -109,8 +107,7 @@ def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
 
 def _what_next(run: RunContext, failed_step: str, audit: list[Action]) -> str:
     """What the INCIDENT tells people to expect, and how to bring the service back."""
-    removed = any(a.is_removal and a.result == "ok" for a in audit)
-    if not removed:
+    if not removals(audit):
         return "Nothing had been removed or stopped: the service runs as before."
     if failed_step == "Report":
         return (

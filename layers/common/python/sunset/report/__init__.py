@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sunset.manifest import Action, Manifest
 from sunset.report.content import build_report
@@ -10,11 +11,12 @@ from sunset.report.html import to_html
 from sunset.report.markdown import to_markdown
 
 
-def render_markdown(manifest: Manifest, audit: list[Action], now: datetime) -> str:
-    """report.md: for the artifacts bucket, a wiki page or a pull request."""
-    return to_markdown(build_report(manifest, audit, now))
+class RenderedReport(NamedTuple):
+    markdown: str  # report.md: for the artifacts bucket, a wiki page or a pull request
+    html: str  # report.html: one self-contained page, for a browser and for print
 
 
-def render_html(manifest: Manifest, audit: list[Action], now: datetime) -> str:
-    """report.html: one self-contained page, for a browser and for print."""
-    return to_html(build_report(manifest, audit, now))
+def render(manifest: Manifest, audit: list[Action], now: datetime) -> RenderedReport:
+    """The report of a run, decided once and drawn twice."""
+    report = build_report(manifest, audit, now)
+    return RenderedReport(to_markdown(report), to_html(report))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sunset.manifest import Action, Inventory, Manifest, RestoreRecord
+from sunset.manifest import Action, Inventory, Manifest, PhaseRecord, RestoreRecord, removals
 from sunset.report.document import (
     Bar,
     Block,
@@ -81,7 +81,7 @@ def _summary(manifest: Manifest, audit: list[Action]) -> Section:
     inventory = manifest.inventory
     found = sum(inventory.counts().values()) if inventory else 0
     verified = sum(1 for v in manifest.backups.verifications.values() if v.verified)
-    changes = sum(1 for a in audit if a.is_removal and a.result == "ok")
+    removed = len(removals(audit))
     rows: list[list[object]] = [
         ["Run", f"`{manifest.run_id}`"],
         ["Outcome", manifest.outcome.upper()],
@@ -105,7 +105,7 @@ def _summary(manifest: Manifest, audit: list[Action]) -> Section:
         [
             "In numbers",
             f"{found} resource(s) found, {len(manifest.backups.snapshots)} snapshot(s), "
-            f"{verified} backup(s) verified, {changes} change(s) made",
+            f"{verified} backup(s) verified, {removed} removed or stopped",
         ],
     ]
     return Section(
@@ -130,22 +130,29 @@ def _bars(manifest: Manifest, audit: list[Action]) -> list[Bar]:
         )
         for p in manifest.phases
     ]
+    # Each wait ended when the next phase began. For the notice period that is the cutoff on
+    # AWS (moto's Wait may wake up to a second early: the drawing shows what happened).
     announced = manifest.phase_ended("Announce")
     if announced and manifest.cutoff and manifest.cutoff > announced:
-        # The wait ended when the next phase began: at the cutoff on AWS (moto's Wait may wake
-        # up to a second early, and the drawing shows what happened).
-        resumed = min(
-            (p.started_at for p in manifest.phases if p.started_at >= announced), default=None
-        )
-        bars.append(
-            Bar("Notice period", announced, min(manifest.cutoff, resumed or last), "waiting")
-        )
+        resumed = _next_phase(manifest, announced)
+        end = min(manifest.cutoff, resumed.started_at if resumed else last)
+        bars.append(Bar("Notice period", announced, end, "waiting"))
     asked = manifest.phase_ended("Approval")
     if asked:
         answer = _first(audit, "approve", "reject")
-        until = answer.at if answer else manifest.phase_started("Cancel")
-        bars.append(Bar("Waiting for approval", asked, until or last, "waiting"))
+        resumed = _next_phase(manifest, asked)
+        until = answer.at if answer else (resumed.started_at if resumed else last)
+        bars.append(Bar("Waiting for approval", asked, until, "waiting"))
     return sorted(bars, key=lambda bar: (bar.start, bar.end))
+
+
+def _next_phase(manifest: Manifest, moment: datetime) -> PhaseRecord | None:
+    """The first phase that began at or after `moment`: what a wait gave way to."""
+    return min(
+        (p for p in manifest.phases if p.started_at >= moment),
+        key=lambda p: p.started_at,
+        default=None,
+    )
 
 
 def _timeline(manifest: Manifest, audit: list[Action]) -> Section:
@@ -171,6 +178,15 @@ def _approval(manifest: Manifest, audit: list[Action]) -> Section | None:
         )
     elif cancel is not None:
         verdict = Callout(f"Not approved: {cancel.detail}.", "neutral")
+    elif asked is not None and (resumed := _next_phase(manifest, asked.at)) is not None:
+        # Answered with the task token directly (aws stepfunctions send-task-success), which
+        # leaves no name in the audit trail; the run went on, so it was approved.
+        verdict = Callout(
+            f"**Approved** outside `sunset approve` (with the task token; no name on record): "
+            f"the run went on with {resumed.name} at {_at(resumed.started_at)}, "
+            f"{duration((resumed.started_at - asked.at).total_seconds())} after it was asked.",
+            "good",
+        )
     elif asked is not None:
         verdict = Callout("Asked, and no answer is on record yet.", "warn")
     else:
@@ -472,12 +488,23 @@ def _audit(audit: list[Action]) -> Section:
 
 def _how_to_restore(manifest: Manifest, audit: list[Action]) -> Section:
     run_id = manifest.run_id
-    if not any(a.is_removal and a.result == "ok" for a in audit):
+    if not removals(audit):
         return Section(
             "restore",
             "How to restore",
             [Paragraph("Nothing was removed or stopped, so there is nothing to bring back.")],
         )
+    back = next((r for r in reversed(manifest.restores) if r.outcome == "restored"), None)
+    already: list[Block] = []
+    if back is not None:
+        how = "the automatic rollback" if back.mode == "rollback" else "recommission"
+        already = [
+            Callout(
+                f"Already brought back by {how} `{back.restore_id}` at {_at(back.ended_at)} "
+                "(see Restores). Run it again only if the service was taken down since.",
+                "good",
+            )
+        ]
     arn = (
         '"$(aws cloudformation describe-stacks --stack-name STACK --query '
         "\"Stacks[0].Outputs[?OutputKey=='RecommissionStateMachineArn'].OutputValue\" "
@@ -487,6 +514,7 @@ def _how_to_restore(manifest: Manifest, audit: list[Action]) -> Section:
         "restore",
         "How to restore",
         [
+            *already,
             Paragraph(
                 "Everything removed or stopped is recorded with its backup in "
                 f"`runs/{run_id}/manifest.json`. A restore only adds what is missing, so it is "

@@ -168,7 +168,7 @@ def _timeline(timeline: Timeline) -> str:
 def _block(block: Block) -> str:
     match block:
         case Paragraph(text=text):
-            return "".join(f"<p>{inline(part)}</p>" for part in text.split("\n\n"))
+            return f"<p>{inline(text)}</p>"
         case Callout(text=text, tone=tone):
             return f'<div class="callout {tone}">{inline(text)}</div>'
         case FillIn(prompt=prompt):
