@@ -56,7 +56,9 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Sandbox() as sandbox:
         service = seed_sample_service(sandbox.session)
         request = service.request(
-            notice_seconds=6,  # longer than Prepare and Discover take, so a wait remains
+            # Longer than Prepare, Discover and Announce take on a loaded machine, so that a
+            # wait remains to be drawn.
+            notice_seconds=15,
             timezone="Europe/Paris",
             approval={"required": True, "timeout_seconds": 300},
             backup=FAST,
