@@ -165,3 +165,19 @@ def test_report_refuses_what_it_cannot_read_with_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == EXIT_RUN_FAILED
     assert len(err) == 1 and expected in err[0]
+
+
+def test_schema_prints_both_inputs_and_writes_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When
+    printed = main(["schema"])
+    schemas = json.loads(capsys.readouterr().out)
+    written = main(["schema", "--write", str(tmp_path)])
+    # Then
+    assert (printed, written) == (EXIT_OK, EXIT_OK)
+    assert set(schemas) == {"decommission-input", "recommission-input"}
+    assert schemas["decommission-input"]["required"] == ["service", "selector", "reason"]
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["decommission-input.schema.json", "recommission-input.schema.json"]
+    assert json.loads((tmp_path / files[0]).read_text()) == schemas["decommission-input"]

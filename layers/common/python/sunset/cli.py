@@ -7,6 +7,7 @@
     sunset runs                      list the runs of a deployed stack and their state
     sunset report RUN_ID [--open]    show a run's post-mortem (from a deployed stack, or
                                      --from DIR for the artifacts a sandbox run copied out)
+    sunset schema [--write DIR]      the execution inputs as JSON Schema (docs/schema/)
 
 The sandbox lives as long as one command: a restore in the sandbox follows its decommission in
 the same command (--restore). `restore` and `runs` talk to a stack deployed with `sam deploy`
@@ -334,6 +335,18 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _schema(args: argparse.Namespace, out: TextIO) -> int:
+    from sunset import schema
+
+    if args.write is None:
+        out.write(json.dumps({name: schema.input_schema(name) for name in schema.MODELS}, indent=2))
+        out.write("\n")
+        return EXIT_OK
+    for path in schema.write_all(Path(args.write)):
+        out.write(f"wrote {path}\n")
+    return EXIT_OK
+
+
 def _answer_when_asked(
     sandbox: Any, run_id: str, answer: tuple[str, str | None], out: TextIO
 ) -> None:
@@ -430,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument(
         "--out", default="out", help="where --open saves a fetched report.html (default: out/)"
     )
+    schema = commands.add_parser("schema", help="print the execution inputs' JSON Schema")
+    schema.add_argument("--write", metavar="DIR", help="write <name>.schema.json files to DIR")
     for deployed in (restore, runs, approve, reject, report):
         deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
         deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
@@ -450,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
         return _runs(args, sys.stdout)
     if args.command == "report":
         return _report(args, sys.stdout)
+    if args.command == "schema":
+        return _schema(args, sys.stdout)
     if args.command in ("approve", "reject"):
         return _decide(args, sys.stdout)
     execution_input = _read_input(args.input)

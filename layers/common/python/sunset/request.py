@@ -38,7 +38,11 @@ class _Strict(BaseModel):
 class Selector(_Strict):
     """Which resources belong to the service: every tag here must match."""
 
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=10)
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        max_length=10,
+        description="tag key -> value; a resource belongs to the service when it has them all",
+    )
 
 
 class ExplicitResources(_Strict):
@@ -59,8 +63,14 @@ class ExplicitResources(_Strict):
 class Approval(_Strict):
     """A person must approve before anything is changed; no answer in time cancels the run."""
 
-    required: bool = False
-    timeout_seconds: Annotated[int, Field(gt=0, le=31_536_000)] = 86_400
+    required: bool = Field(
+        default=False,
+        description="ask for approval (APPROVAL notice, `sunset approve`) before anything changes",
+    )
+    timeout_seconds: Annotated[
+        int,
+        Field(gt=0, le=31_536_000, description="no answer within this time cancels the run"),
+    ] = 86_400
 
 
 # A Standard execution holds at most 25,000 history events, and each poll of a wait loop adds
@@ -87,9 +97,18 @@ def _require_polls_fit(deadline_seconds: int, poll_seconds: int) -> None:
 
 
 class BackupOptions(_Strict):
-    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
-    deadline_seconds: Annotated[int, Field(gt=0, le=604_800)] = 21_600
-    restore_test: bool = False
+    """How long to wait for snapshots, and whether to prove them by restoring a copy."""
+
+    poll_seconds: Annotated[
+        int, Field(gt=0, le=3_600, description="how often to look at pending snapshots")
+    ] = 30
+    deadline_seconds: Annotated[
+        int, Field(gt=0, le=604_800, description="snapshots not complete by then fail the run")
+    ] = 21_600
+    restore_test: bool = Field(
+        default=False,
+        description="restore a copy of every snapshot, wait until it is available, delete it",
+    )
 
     @model_validator(mode="after")
     def _fits_the_execution_history(self) -> BackupOptions:
@@ -106,13 +125,30 @@ CHECK_NAMES: tuple[CheckName, ...] = ("endpoints", "routes", "probes", "traffic"
 class ValidationOptions(_Strict):
     """How the Validate phase proves the service is down."""
 
-    checks: list[CheckName] = Field(default_factory=lambda: list(CHECK_NAMES), min_length=1)
-    quiet_period_seconds: Annotated[int, Field(ge=0, le=86_400)] = 0
-    grace_seconds: Annotated[int, Field(ge=0, le=300)] = 30
-    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
-    deadline_seconds: Annotated[int, Field(gt=0, le=86_400)] = 1_800
+    checks: list[CheckName] = Field(
+        default_factory=lambda: list(CHECK_NAMES),
+        min_length=1,
+        description="which proofs to gather (docs/validation.md)",
+    )
+    quiet_period_seconds: Annotated[
+        int,
+        Field(ge=0, le=86_400, description="watch traffic and logs this long after the stop"),
+    ] = 0
+    grace_seconds: Annotated[
+        int,
+        Field(ge=0, le=300, description="requests in flight at the cut-off do not count"),
+    ] = 30
+    poll_seconds: Annotated[
+        int, Field(gt=0, le=3_600, description="how often to look while endpoints delete")
+    ] = 30
+    deadline_seconds: Annotated[
+        int,
+        Field(gt=0, le=86_400, description="an endpoint still deleting by then fails the proof"),
+    ] = 1_800
     error_patterns: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
-        default_factory=lambda: ["ERROR", "Traceback"], max_length=20
+        default_factory=lambda: ["ERROR", "Traceback"],
+        max_length=20,
+        description="regular expressions; a matching log line during the run is reported",
     )
 
     @field_validator("checks")
@@ -151,26 +187,64 @@ class ValidationOptions(_Strict):
 class DecommissionRequest(_Strict):
     """What a person asks Sunset to do: the execution input of the decommission machine."""
 
-    service: Annotated[str, Field(pattern=SERVICE_NAME_PATTERN)]
-    selector: Selector
-    reason: Annotated[str, Field(min_length=1, max_length=2_000)]
+    service: Annotated[
+        str,
+        Field(
+            pattern=SERVICE_NAME_PATTERN,
+            description="the service's name: lower-case letters, digits and '-'; one run at a "
+            "time per service",
+        ),
+    ]
+    selector: Selector = Field(description="the tags that find the service's resources")
+    reason: Annotated[
+        str, Field(min_length=1, max_length=2_000, description="why: sent in every notice")
+    ]
     contacts: list[Annotated[str, Field(min_length=3, max_length=254)]] = Field(
-        default_factory=list, max_length=50
+        default_factory=list, max_length=50, description="whom to call: shown in every notice"
     )
-    expected_downtime: str | None = None
-    resumption_plan: Annotated[str, Field(min_length=1, max_length=2_000)] = (
-        "Run recommission with this run id"
+    expected_downtime: str | None = Field(
+        default=None,
+        description="ISO-8601 duration such as P14D or PT6H; null means permanent",
     )
-    notice_seconds: Annotated[int, Field(ge=0, le=MAX_NOTICE_SECONDS)] = 0
-    cutoff: str | None = None
-    timezone: Annotated[str, Field(min_length=1, max_length=64)] = "UTC"
-    dry_run: bool = False
-    on_failure: Literal["rollback", "halt"] = "rollback"
-    stop_databases: bool = False
+    resumption_plan: Annotated[
+        str, Field(min_length=1, max_length=2_000, description="how the service comes back")
+    ] = "Run recommission with this run id"
+    notice_seconds: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=MAX_NOTICE_SECONDS,
+            description="announce, then wait this long before changing anything (not with cutoff)",
+        ),
+    ] = 0
+    cutoff: str | None = Field(
+        default=None,
+        description="or: the instant the shutdown starts, ISO-8601 with its offset "
+        "(2026-12-01T22:00:00+01:00), in the future, within 30 days",
+    )
+    timezone: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="IANA zone (Europe/Paris) the notices also give the cutoff in",
+        ),
+    ] = "UTC"
+    dry_run: bool = Field(default=False, description="not available yet: true is refused")
+    on_failure: Literal["rollback", "halt"] = Field(
+        default="rollback",
+        description="rollback: put back what was removed; halt: stop where it failed and tell",
+    )
+    stop_databases: bool = Field(
+        default=False, description="also stop the RDS instances and Aurora clusters"
+    )
     approval: Approval = Field(default_factory=Approval)
     backup: BackupOptions = Field(default_factory=BackupOptions)
     validation: ValidationOptions = Field(default_factory=ValidationOptions)
-    resources: ExplicitResources = Field(default_factory=ExplicitResources)
+    resources: ExplicitResources = Field(
+        default_factory=ExplicitResources,
+        description="resources added by id, on top of what the selector finds",
+    )
 
     @field_validator("reason", "resumption_plan")
     @classmethod
@@ -314,9 +388,16 @@ class RecommissionRequest(_Strict):
     """The execution input of the recommission machine: which run to bring back, and how
     patiently. Endpoints and databases take minutes to come up on AWS."""
 
-    run_id: Annotated[str, Field(pattern=RUN_ID_PATTERN)]
-    poll_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
-    deadline_seconds: Annotated[int, Field(gt=0, le=86_400)] = 3_600
+    run_id: Annotated[
+        str, Field(pattern=RUN_ID_PATTERN, description="the decommission run to bring back")
+    ]
+    poll_seconds: Annotated[
+        int, Field(gt=0, le=3_600, description="how often to look while endpoints start")
+    ] = 30
+    deadline_seconds: Annotated[
+        int,
+        Field(gt=0, le=86_400, description="not back by then: the restore fails, routes stay away"),
+    ] = 3_600
 
     @model_validator(mode="after")
     def _fits_the_execution_history(self) -> RecommissionRequest:
