@@ -35,11 +35,15 @@ lint: $(STAMP)                  ## ruff and mypy
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-validate: $(SAM_STAMP)          ## sam validate --lint (no AWS account needed)
+validate: $(SAM_STAMP)          ## sam validate --lint and cfn-lint (no AWS account needed)
 	$(SAM) validate --lint --region us-east-1
+	$(SAM_VENV)/bin/cfn-lint template.yaml
 
 build: $(SAM_STAMP)             ## sam build without Docker (layer: BuildMethod makefile)
 	$(SAM) build
+	@echo "CommonLayer (runtime dependencies and the sunset package, unpacked):"
+	@du -sh .aws-sam/build/CommonLayer | cut -f1
+	@ls .aws-sam/build/CommonLayer/python | grep -v -e '-info$$' | tr '\n' ' '; echo
 
 deploy: build                   ## sam deploy --guided, to the account your AWS profile points at
 	$(SAM) deploy --guided
