@@ -142,3 +142,82 @@ def test_report_of_an_unknown_run_exits_1_naming_it(
     code = main(["report", "never-ran", "--stack", "sunset-prod"])
     assert code == EXIT_RUN_FAILED
     assert "there is no run 'never-ran' in s3://" in capsys.readouterr().err
+
+
+def _input_file(tmp_path: Path, request: dict[str, object]) -> str:
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(request))
+    return str(path)
+
+
+def test_start_watch_and_status_follow_a_run_on_a_deployed_stack(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a deployed stack and an input file
+    _register_stack(sandbox, "sunset-prod")
+    path = _input_file(tmp_path, service.request(backup=FAST))
+    # When a run is started, then watched to its end, then asked about
+    started = main(["start", "--input", path, "--name", "retire", "--stack", "sunset-prod"])
+    start_out = capsys.readouterr().out
+    watched = main(["watch", "retire", "--stack", "sunset-prod"])
+    watch_out = capsys.readouterr().out
+    status = main(["status", "retire", "--stack", "sunset-prod"])
+    status_out = capsys.readouterr().out
+    # Then the run was started without waiting, followed state by state, and ended well
+    assert (started, watched, status) == (EXIT_OK, EXIT_OK, EXIT_OK)
+    assert "Started retire" in start_out and "sunset watch retire --stack sunset-prod" in start_out
+    for state in ("Prepare", "Back up", "Remove API routes", "Stop endpoints", "Report"):
+        assert f"  {state} " in watch_out
+    assert "retire: SUCCEEDED. Report: s3://" in watch_out
+    assert status_out.startswith("retire: decommission SUCCEEDED\n")
+    assert "  ended      " in status_out and "  report     s3://" in status_out
+
+
+def test_status_shows_a_run_waiting_for_approval_and_watch_its_cancellation(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a run on a deployed stack that waits for a person
+    _register_stack(sandbox, "sunset-prod")
+    request = service.request(approval={"required": True, "timeout_seconds": 300})
+    path = _input_file(tmp_path, request)
+    assert main(["start", "--input", path, "--name", "gated", "--stack", "sunset-prod"]) == 0
+    sandbox.wait_for_approval_request("gated")
+    # When its status is asked, then it is rejected and watched
+    assert main(["status", "gated", "--stack", "sunset-prod"]) == EXIT_OK
+    waiting = capsys.readouterr().out
+    reason = ["--by", "carol", "--reason", "not this week"]
+    assert main(["reject", "gated", *reason, "--stack", "sunset-prod"]) == EXIT_OK
+    watched = main(["watch", "gated", "--stack", "sunset-prod"])
+    # Then the status said where it stood and what to do, and watch ends with the cancellation
+    assert "gated: decommission RUNNING" in waiting
+    assert "  now in     Ask for approval" in waiting
+    assert "waiting for a person: sunset approve gated --by NAME" in waiting
+    assert watched == EXIT_RUN_FAILED
+    err = capsys.readouterr().err
+    assert "gated failed: Cancelled:" in err and "not this week" in err
+
+
+def test_start_refuses_a_bad_input_before_starting_anything(
+    sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given
+    _register_stack(sandbox, "sunset-prod")
+    bad = str(Path(__file__).resolve().parents[2] / "events" / "malformed" / "wrong-type.json")
+    # When
+    code = main(["start", "--input", bad, "--stack", "sunset-prod"])
+    # Then nothing was started, and the field is named
+    assert code == EXIT_USAGE
+    assert "approval.required" in capsys.readouterr().err
+    machine = sandbox.outputs["DecommissionStateMachineArn"]
+    assert (
+        sandbox.client("stepfunctions").list_executions(stateMachineArn=machine)["executions"] == []
+    )
+    # and a run nobody started is named as unknown
+    assert main(["status", "never-ran", "--stack", "sunset-prod"]) == EXIT_RUN_FAILED
+    assert "there is no run or restore 'never-ran'" in capsys.readouterr().err

@@ -3,6 +3,9 @@
     sunset demo [--restore]          decommission the sample AI service in the sandbox
                                      (and bring it back, with --restore)
     sunset run --input FILE          decommission with your own input, in the sandbox
+    sunset start --input FILE        start a decommission on a deployed stack (--watch follows)
+    sunset status RUN_ID             where a run or restore on a deployed stack stands
+    sunset watch RUN_ID              follow a run or restore on a deployed stack to its end
     sunset restore RUN_ID            recommission a run's service on a deployed stack
     sunset runs                      list the runs of a deployed stack and their state
     sunset report RUN_ID [--open]    show a run's post-mortem (from a deployed stack, or
@@ -288,6 +291,82 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _start(args: argparse.Namespace, out: TextIO) -> int:
+    from sunset.executions import ExecutionError
+    from sunset.request import parse_request
+
+    execution_input = _read_input(args.input)
+    try:
+        # Refused here, before anything starts; Prepare would refuse it the same way.
+        parse_request(execution_input)
+    except InvalidRequest as exc:
+        return _usage_error(f"{args.input}: {exc}")
+    stack = _stack(args)
+    name = args.name or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
+    try:
+        arn = stack.start("decommission", execution_input, name=name)
+    except (ExecutionError, ClientError) as exc:
+        print(f"sunset: cannot start the decommission: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    out.write(f"Started {name}\n  execution: {arn}\n")
+    if not args.watch:
+        out.write(f"  follow it: sunset watch {name} --stack {args.stack}\n")
+        return EXIT_OK
+    return _watch(args, out, run_id=name)
+
+
+def _watch(args: argparse.Namespace, out: TextIO, run_id: str | None = None) -> int:
+    from sunset.executions import ExecutionError
+
+    stack = _stack(args)
+    run_id = run_id or args.run_id
+    try:
+        machine, arn = stack.find(run_id)
+        out.write(f"\n{machine.capitalize()} run {run_id}\n")
+        run = stack.wait(arn, timeout=args.timeout, on_event=_Progress(out))
+    except (ExecutionError, ClientError) as exc:
+        print(f"sunset: cannot follow {run_id}: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    if run.status != "SUCCEEDED":
+        print(f"sunset: {run_id} {run.status.lower()}: {run.error}: {run.cause}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    output = run.output or {}
+    out.write(f"\n{run_id}: {output.get('status', run.status)}. Report: {output.get('report')}\n")
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace, out: TextIO) -> int:
+    from sunset.executions import ExecutionError
+
+    stack = _stack(args)
+    try:
+        status = stack.status(args.run_id)
+    except (ExecutionError, ClientError) as exc:
+        print(f"sunset: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    output = status.output or {}
+    lines = [
+        f"{status.run_id}: {status.machine} {output.get('status') or status.status}",
+        f"  execution  {status.execution_arn}",
+        f"  started    {status.started_at:%Y-%m-%d %H:%M:%S %Z}",
+    ]
+    if status.stopped_at is not None:
+        lines.append(f"  ended      {status.stopped_at:%Y-%m-%d %H:%M:%S %Z}")
+    if status.current_state:
+        lines.append(f"  now in     {status.current_state}")
+    if status.waiting_for_approval:
+        lines.append(
+            f"  waiting for a person: sunset approve {status.run_id} --by NAME, or sunset "
+            f'reject {status.run_id} --by NAME --reason "..."'
+        )
+    if status.error:
+        lines.append(f"  failed     {status.error}: {status.cause}")
+    if output.get("report"):
+        lines.append(f"  report     {output['report']}")
+    out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
 def _runs(args: argparse.Namespace, out: TextIO) -> int:
     stack = _stack(args)
     try:
@@ -412,6 +491,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("NAME", "REASON"),
         help="if the run asks for approval, reject it as NAME with REASON",
     )
+    start = commands.add_parser("start", help="start a decommission on a deployed stack")
+    start.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
+    start.add_argument("--name", help="run id (execution name); default run-<timestamp>")
+    start.add_argument("--watch", action="store_true", help="then follow it to its end")
+    status = commands.add_parser("status", help="where a run or restore on a deployed stack is")
+    status.add_argument("run_id")
+    watch = commands.add_parser("watch", help="follow a run or restore to its end")
+    watch.add_argument("run_id")
+    for follows in (start, watch):
+        follows.add_argument(
+            "--timeout", type=float, default=86_400, help="stop following after this many s"
+        )
     restore = commands.add_parser(
         "restore", help="recommission a run's service on a deployed stack"
     )
@@ -445,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     schema = commands.add_parser("schema", help="print the execution inputs' JSON Schema")
     schema.add_argument("--write", metavar="DIR", help="write <name>.schema.json files to DIR")
-    for deployed in (restore, runs, approve, reject, report):
+    for deployed in (start, status, watch, restore, runs, approve, reject, report):
         deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
         deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
@@ -459,6 +550,12 @@ def main(argv: list[str] | None = None) -> int:
             out=sys.stdout,
             restore=args.restore,
         )
+    if args.command == "start":
+        return _start(args, sys.stdout)
+    if args.command == "status":
+        return _status(args, sys.stdout)
+    if args.command == "watch":
+        return _watch(args, sys.stdout)
     if args.command == "restore":
         return _restore(args, sys.stdout)
     if args.command == "runs":

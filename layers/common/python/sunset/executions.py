@@ -31,6 +31,23 @@ class ExecutionError(Exception):
     """A run could not be started or followed (unknown machine, stack or execution)."""
 
 
+@dataclass(frozen=True)
+class RunStatus:
+    """Where an execution stands now, for `sunset status`."""
+
+    run_id: str
+    machine: str
+    execution_arn: str
+    status: str
+    started_at: Any
+    stopped_at: Any | None
+    current_state: str | None
+    output: dict[str, Any] | None
+    error: str | None
+    cause: str | None
+    waiting_for_approval: bool
+
+
 @dataclass
 class Run:
     """One finished execution, as the Step Functions API reports it."""
@@ -122,6 +139,52 @@ class Executions:
         """Start the deployed state machine and wait for the execution to end."""
         arn = self.start(machine, execution_input, name=name)
         return self.wait(arn, timeout=timeout, on_event=on_event)
+
+    def find(self, run_id: str) -> tuple[str, str]:
+        """The machine and the execution ARN of a run or restore, by its id (execution name)."""
+        sfn = self.client("stepfunctions")
+        for machine, output in MACHINES.items():
+            # An execution's ARN is its machine's, with "execution" for "stateMachine" and its
+            # name appended (the documented format).
+            arn = self.outputs[output].replace(":stateMachine:", ":execution:") + f":{run_id}"
+            try:
+                sfn.describe_execution(executionArn=arn)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                    continue
+                raise
+            return machine, arn
+        raise ExecutionError(f"there is no run or restore {run_id!r} on this stack")
+
+    def status(self, run_id: str) -> RunStatus:
+        """Where the run stands: its status, the state it is in, and whether a person must
+        answer its approval request."""
+        machine, arn = self.find(run_id)
+        description = self.client("stepfunctions").describe_execution(executionArn=arn)
+        current = None
+        if description["status"] == "RUNNING":
+            entered = [
+                e["stateEnteredEventDetails"]["name"]
+                for e in self._history(arn)
+                if "stateEnteredEventDetails" in e
+            ]
+            current = entered[-1] if entered else None
+        record = self.runs_table().get_run(run_id) or {}
+        output = description.get("output")
+        return RunStatus(
+            run_id=run_id,
+            machine=machine,
+            execution_arn=arn,
+            status=description["status"],
+            started_at=description["startDate"],
+            stopped_at=description.get("stopDate"),
+            current_state=current,
+            output=json.loads(output) if output else None,
+            error=description.get("error"),
+            cause=description.get("cause"),
+            waiting_for_approval=description["status"] == "RUNNING"
+            and record.get("approval") == "PENDING",
+        )
 
     def runs_table(self) -> RunsTable:
         """The stack's runs table: runs, locks, audit trails and pending approvals."""
