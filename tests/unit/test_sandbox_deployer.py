@@ -128,3 +128,34 @@ def test_email_subscriptions_are_made_only_when_their_address_is_given(
     assert policies == {
         address: notices.FILTER_POLICIES[audience] for address, audience in expected.items()
     }
+    # and without PlannedSchedule, no recurring shutdown is planned
+    assert boto3.client("scheduler", region_name="us-east-1").list_schedules()["Schedules"] == []
+
+
+@mock_aws
+def test_a_recurring_planned_shutdown_is_made_only_when_asked() -> None:
+    # When the stack is deployed with a planned schedule (the other tests deploy it without,
+    # and find none)
+    scheduler = boto3.client("scheduler", region_name="us-east-1")
+    request = {"service": "dev-bot", "selector": {"tags": {"app": "dev-bot"}}, "reason": "nights"}
+    parameters = {
+        "PlannedSchedule": "cron(0 22 ? * FRI *)",
+        "PlannedScheduleTimezone": "Europe/Paris",
+        "PlannedScheduleInput": json.dumps(request),
+    }
+    stack = _deployer(load_template(ROOT / "template.yaml"), parameters).deploy()
+    # Then the schedule starts the decommission, at that time in that zone, with the input,
+    # no flexible window, retries and a dead-letter queue, through the stack's role
+    (summary,) = scheduler.list_schedules()["Schedules"]
+    schedule = scheduler.get_schedule(Name=summary["Name"])
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"]) == (
+        "cron(0 22 ? * FRI *)",
+        "Europe/Paris",
+    )
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    target = schedule["Target"]
+    assert target["Arn"] == stack.outputs["DecommissionStateMachineArn"]
+    assert target["RoleArn"] == stack.outputs["SchedulerRoleArn"]
+    assert json.loads(target["Input"]) == request
+    assert target["DeadLetterConfig"]["Arn"] == stack.outputs["ScheduleDeadLetterQueueArn"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3

@@ -7,6 +7,9 @@
     sunset status RUN_ID             where a run or restore on a deployed stack stands
     sunset watch RUN_ID              follow a run or restore on a deployed stack to its end
     sunset restore RUN_ID            recommission a run's service on a deployed stack
+    sunset schedule --input FILE --at 2026-12-01T22:00 --tz Europe/Paris
+                                     a one-time decommission, started by EventBridge Scheduler
+    sunset schedules / unschedule NAME   the planned shutdowns of a deployed stack
     sunset runs                      list the runs of a deployed stack and their state
     sunset report RUN_ID [--open]    show a run's post-mortem (from a deployed stack, or
                                      --from DIR for the artifacts a sandbox run copied out)
@@ -335,6 +338,48 @@ def _watch(args: argparse.Namespace, out: TextIO, run_id: str | None = None) -> 
     return EXIT_OK
 
 
+def _schedule(args: argparse.Namespace, out: TextIO) -> int:
+    from datetime import UTC
+
+    from sunset import schedules
+
+    execution_input = _read_input(args.input) if args.command == "schedule" else None
+    stack = _stack(args)
+    scheduler = stack.client("scheduler")
+    try:
+        if args.command == "schedule":
+            planned = schedules.create(
+                scheduler,
+                stack.outputs,
+                execution_input,
+                args.at,
+                args.tz,
+                now=datetime.now(UTC),
+                name=args.name,
+            )
+            out.write(
+                f"Scheduled {planned.name}: decommission {planned.service} {planned.expression} "
+                f"{planned.timezone}\n  remove it: sunset unschedule {planned.name}\n"
+            )
+        elif args.command == "unschedule":
+            schedules.delete(scheduler, stack.outputs, args.name)
+            out.write(f"Deleted schedule {args.name}\n")
+        else:
+            planned_all = schedules.list_planned(scheduler, stack.outputs)
+            for p in planned_all:
+                out.write(f"{p.name:<40} {p.service:<24} {p.expression} {p.timezone} {p.state}\n")
+            if not planned_all:
+                out.write("No planned shutdowns.\n")
+    except InvalidRequest as exc:
+        return _usage_error(str(exc))
+    except KeyError as exc:
+        return _usage_error(f"stack {args.stack!r} has no output {exc}: deploy this version")
+    except ClientError as exc:
+        print(f"sunset: {exc}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    return EXIT_OK
+
+
 def _status(args: argparse.Namespace, out: TextIO) -> int:
     from sunset.executions import ExecutionError
 
@@ -503,6 +548,16 @@ def main(argv: list[str] | None = None) -> int:
         follows.add_argument(
             "--timeout", type=float, default=86_400, help="stop following after this many s"
         )
+    schedule = commands.add_parser(
+        "schedule", help="plan a one-time decommission with EventBridge Scheduler"
+    )
+    schedule.add_argument("--input", required=True, help="execution input, a JSON file")
+    schedule.add_argument("--at", required=True, help="local date and time: 2026-12-01T22:00")
+    schedule.add_argument("--tz", default="UTC", help="the zone --at is in (Europe/Paris)")
+    schedule.add_argument("--name", help="schedule name; default sunset-<service>-<time>")
+    listed = commands.add_parser("schedules", help="list a deployed stack's planned shutdowns")
+    unschedule = commands.add_parser("unschedule", help="delete a planned shutdown")
+    unschedule.add_argument("name")
     restore = commands.add_parser(
         "restore", help="recommission a run's service on a deployed stack"
     )
@@ -536,7 +591,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     schema = commands.add_parser("schema", help="print the execution inputs' JSON Schema")
     schema.add_argument("--write", metavar="DIR", help="write <name>.schema.json files to DIR")
-    for deployed in (start, status, watch, restore, runs, approve, reject, report):
+    for deployed in (
+        start,
+        status,
+        watch,
+        schedule,
+        listed,
+        unschedule,
+        restore,
+        runs,
+        approve,
+        reject,
+        report,
+    ):
         deployed.add_argument("--stack", default="sunset", help="CloudFormation stack name")
         deployed.add_argument("--region", help="AWS region (default: your AWS configuration)")
     args = parser.parse_args(argv)
@@ -554,6 +621,8 @@ def main(argv: list[str] | None = None) -> int:
         return _start(args, sys.stdout)
     if args.command == "status":
         return _status(args, sys.stdout)
+    if args.command in ("schedule", "schedules", "unschedule"):
+        return _schedule(args, sys.stdout)
     if args.command == "watch":
         return _watch(args, sys.stdout)
     if args.command == "restore":

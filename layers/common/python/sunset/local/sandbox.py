@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import uuid
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -177,6 +178,19 @@ class Sandbox(Executions):
         if service not in self._clients:
             self._clients[service] = self.session.client(service)
         return self._clients[service]
+
+    def fire_schedule(self, name: str) -> str:
+        """Do what EventBridge Scheduler does when schedule `name` comes due: start its target
+        state machine with its input. moto stores schedules but never runs them. Returns the
+        execution's ARN (its name, the run id, is generated, as Scheduler's are)."""
+        schedule = self.client("scheduler").get_schedule(Name=name)
+        target = schedule["Target"]
+        if ":stateMachine:" not in target["Arn"]:
+            raise SandboxError(f"schedule {name} targets {target['Arn']}, not a state machine")
+        response = self.client("stepfunctions").start_execution(
+            stateMachineArn=target["Arn"], name=str(uuid.uuid4()), input=target.get("Input", "{}")
+        )
+        return str(response["executionArn"])
 
     def before(self, function_logical_id: str, hook: Hook) -> None:
         """Run `hook(logical_id, event)` right before each invocation of a function.

@@ -29,6 +29,16 @@ class TemplateError(Exception):
     """The template cannot be deployed into the sandbox as written."""
 
 
+def _refuse_unknown(logical_id: str, properties: dict[str, Any], known: set[str]) -> None:
+    """A property the sandbox does not deploy is an error, never silently dropped."""
+    unknown = set(properties) - known
+    if unknown:
+        raise TemplateError(
+            f"{logical_id}: the sandbox does not deploy {', '.join(sorted(unknown))} yet: "
+            "teach sunset/local/template.py"
+        )
+
+
 class _CfnLoader(yaml.SafeLoader):
     """Turns CloudFormation short tags (!Ref, !GetAtt, ...) into their long form."""
 
@@ -309,6 +319,9 @@ class StackDeployer:
             "AWS::Serverless::LayerVersion": self._layer,
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::SQS::Queue": self._sqs_queue,
+            "AWS::IAM::Role": self._iam_role,
+            "AWS::Scheduler::Schedule": self._schedule,
         }
         for logical_id in self._order(resources):
             resource_type = resources[logical_id]["Type"]
@@ -354,7 +367,7 @@ class StackDeployer:
 
     def _sns_subscription(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)
-        unknown = set(props) - {
+        known = {
             "TopicArn",
             "Protocol",
             "Endpoint",
@@ -362,11 +375,7 @@ class StackDeployer:
             "FilterPolicyScope",
             "RawMessageDelivery",
         }
-        if unknown:
-            raise TemplateError(
-                f"{logical_id}: the sandbox does not deploy {', '.join(sorted(unknown))} of "
-                "AWS::SNS::Subscription yet: teach sunset/local/template.py"
-            )
+        _refuse_unknown(logical_id, props, known)
         attributes = {}
         if "FilterPolicy" in props:
             # CloudFormation takes the policy as an object, the API as a JSON string.
@@ -473,6 +482,53 @@ class StackDeployer:
             CompatibleRuntimes=props.get("CompatibleRuntimes", []),
         )["LayerVersionArn"]
         self.physical[logical_id] = arn
+
+    def _sqs_queue(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        _refuse_unknown(logical_id, props, {"MessageRetentionPeriod", "SqsManagedSseEnabled"})
+        name = self._name(logical_id, 80)
+        sqs = self._client("sqs")
+        url = sqs.create_queue(
+            QueueName=name, Attributes={key: str(value).lower() for key, value in props.items()}
+        )["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.physical[logical_id] = url
+        self.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _iam_role(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        _refuse_unknown(logical_id, props, {"AssumeRolePolicyDocument", "Policies"})
+        iam = self._client("iam")
+        name = self._name(logical_id, 64)
+        role = iam.create_role(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+        )["Role"]
+        for policy in props.get("Policies", []):
+            iam.put_role_policy(
+                RoleName=name,
+                PolicyName=policy["PolicyName"],
+                PolicyDocument=json.dumps(policy["PolicyDocument"]),
+            )
+        self.physical[logical_id] = name
+        self.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def _schedule(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        known = {
+            "Description",
+            "ScheduleExpression",
+            "ScheduleExpressionTimezone",
+            "FlexibleTimeWindow",
+            "State",
+            "Target",
+        }
+        _refuse_unknown(logical_id, props, known)
+        name = self._name(logical_id, 64)
+        arn = self._client("scheduler").create_schedule(Name=name, **props)["ScheduleArn"]
+        self.physical[logical_id] = name
+        self.attributes[logical_id] = {"Arn": arn}
 
     def _role(self) -> str:
         # IAM is not enforced by moto; one role stands in for each function's policies, which
