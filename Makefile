@@ -7,6 +7,10 @@ STAMP  := $(VENV)/.installed
 SAM_VENV  := .venv-sam
 SAM       := $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
+# The real AWS CLI, for the test that drives `sunset sandbox serve` with it; its botocore pins
+# differ from boto3's, so it too lives apart.
+AWSCLI_VENV  := .venv-awscli
+AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 
 .PHONY: install demo test lint validate build deploy clean
 
@@ -22,12 +26,18 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 	touch $(SAM_STAMP)
 
+$(AWSCLI_STAMP):
+	$(PYTHON) -m venv $(AWSCLI_VENV)
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AWSCLI_VENV)/bin/python -m pip install --quiet awscli
+	touch $(AWSCLI_STAMP)
+
 install: $(STAMP)               ## the development environment (.venv)
 
 demo: $(STAMP)                  ## decommission the sample AI service in the sandbox
 	$(BIN)/sunset demo
 
-test: $(STAMP)                  ## unit and sandbox integration tests
+test: $(STAMP) $(AWSCLI_STAMP)  ## unit and sandbox integration tests
 	$(BIN)/pytest
 
 lint: $(STAMP)                  ## ruff and mypy
@@ -49,4 +59,4 @@ deploy: build                   ## sam deploy --guided, to the account your AWS 
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) $(AWSCLI_VENV) .aws-sam out .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,8 @@
     sunset demo [--restore]          decommission the sample AI service in the sandbox
                                      (and bring it back, with --restore)
     sunset run --input FILE          decommission with your own input, in the sandbox
+    sunset sandbox serve --port N    the sandbox as an AWS endpoint on 127.0.0.1:N, for the
+                                     AWS CLI (--endpoint-url), with the sample service seeded
     sunset start --input FILE        start a decommission on a deployed stack (--watch follows)
     sunset status RUN_ID             where a run or restore on a deployed stack stands
     sunset watch RUN_ID              follow a run or restore on a deployed stack to its end
@@ -294,6 +296,49 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    """Run the sandbox as a local AWS endpoint until interrupted (Ctrl-C or SIGTERM)."""
+    import signal
+
+    from sunset.local import Sandbox
+    from sunset.local.sample import seed_sample_service
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    with Sandbox() as sandbox:
+        if not args.empty:
+            service = seed_sample_service(sandbox.session)
+            out.write(f"Sample service {service.name!r} seeded\n")
+        try:
+            server = sandbox.serve(args.port)
+        except OSError as exc:
+            print(f"sunset: cannot listen on 127.0.0.1:{args.port}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        endpoint = f"http://127.0.0.1:{args.port}"
+        out.write("Stack outputs:\n")
+        for key, value in sandbox.outputs.items():
+            out.write(f"  {key:<30} {value}\n")
+        out.write(
+            f"Serving the sandbox at {endpoint} (Ctrl-C to stop). With any credentials, e.g.\n"
+            "  AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x "
+            f"AWS_DEFAULT_REGION={sandbox.region} \\\n"
+            f"  aws --endpoint-url {endpoint} stepfunctions start-execution \\\n"
+            f"    --state-machine-arn {sandbox.outputs['DecommissionStateMachineArn']} \\\n"
+            "    --name my-run --input file://events/decommission-minimal.json\n"
+        )
+        out.flush()
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            out.write("Stopped.\n")
+        finally:
+            server.stop()
+    return EXIT_OK
+
+
 def _start(args: argparse.Namespace, out: TextIO) -> int:
     from sunset.executions import ExecutionError
     from sunset.request import parse_request
@@ -536,6 +581,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar=("NAME", "REASON"),
         help="if the run asks for approval, reject it as NAME with REASON",
     )
+    sandbox_cmd = commands.add_parser("sandbox", help="the sandbox as a local AWS endpoint")
+    sandbox_verbs = sandbox_cmd.add_subparsers(dest="verb", required=True)
+    serve = sandbox_verbs.add_parser("serve", help="answer the AWS API on 127.0.0.1:PORT")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--empty", action="store_true", help="do not seed the sample service")
     start = commands.add_parser("start", help="start a decommission on a deployed stack")
     start.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
     start.add_argument("--name", help="run id (execution name); default run-<timestamp>")
@@ -617,6 +667,8 @@ def main(argv: list[str] | None = None) -> int:
             out=sys.stdout,
             restore=args.restore,
         )
+    if args.command == "sandbox":
+        return _serve(args, sys.stdout)
     if args.command == "start":
         return _start(args, sys.stdout)
     if args.command == "status":

@@ -179,6 +179,17 @@ class Sandbox(Executions):
             self._clients[service] = self.session.client(service)
         return self._clients[service]
 
+    def serve(self, port: int, host: str = "127.0.0.1") -> Any:
+        """Answer the AWS API over HTTP on host:port, from this sandbox's state, so that the AWS
+        CLI or any SDK (`--endpoint-url http://127.0.0.1:PORT`) can drive it. moto's server runs
+        in a thread of this process and shares the mocked backends, so its executions run the
+        real handlers in-process like every other sandbox run. Returns the server; stop() it."""
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        server.start()
+        return server
+
     def fire_schedule(self, name: str) -> str:
         """Do what EventBridge Scheduler does when schedule `name` comes due: start its target
         state machine with its input. moto stores schedules but never runs them. Returns the
