@@ -197,4 +197,7 @@ def test_template_has_the_documented_outputs() -> None:
         "NotificationTopicArn",
         "ArtifactsBucketName",
         "RunsTableName",
+        # for planned shutdowns (sunset schedule), beside the contract's five
+        "SchedulerRoleArn",
+        "ScheduleDeadLetterQueueArn",
     }
