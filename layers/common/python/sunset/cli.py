@@ -31,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -75,6 +76,11 @@ class _Progress:
             self.out.write(f"  {name:<30} {seconds:6.2f} s{note}\n")
             self.out.flush()
             self.summary = None
+
+
+def _timestamped(prefix: str) -> str:
+    """A new execution name: prefix and the time, within Step Functions' 80 characters."""
+    return f"{prefix}-{time.strftime('%Y%m%dT%H%M%S')}"[:80]
 
 
 def _read_input(path: str) -> Any:
@@ -218,7 +224,7 @@ def _run_in_sandbox(
                     "more)\n"
                 )
         queue = _subscribe_queue(sandbox)
-        name = run_id or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
+        name = run_id or _timestamped("run")
         if answer is not None:
             _answer_when_asked(sandbox, name, answer, out)
         run = _follow(sandbox, "decommission", execution_input, name, out)
@@ -279,20 +285,22 @@ def _restore(args: argparse.Namespace, out: TextIO) -> int:
         "poll_seconds": args.poll_seconds,
         "deadline_seconds": args.deadline_seconds,
     }
-    name = args.name or f"restore-{args.run_id}-{time.strftime('%Y%m%dT%H%M%S')}"[:80]
+    name = args.name or _timestamped(f"restore-{args.run_id}")
     run = _follow(stack, "recommission", restore_input, name, out)
     if run is None:
         return EXIT_RUN_FAILED
+    return _ended(run, f"restore {name}", args.run_id, out)
+
+
+def _ended(run: Any, failed_as: str, done_as: str, out: TextIO) -> int:
+    """How a followed execution ended, in one line, and the exit code that says it."""
     if run.status != "SUCCEEDED":
         print(
-            f"sunset: restore {name} {run.status.lower()}: {run.error}: {run.cause}",
-            file=sys.stderr,
+            f"sunset: {failed_as} {run.status.lower()}: {run.error}: {run.cause}", file=sys.stderr
         )
         return EXIT_RUN_FAILED
     output = run.output or {}
-    out.write(
-        f"\n{args.run_id}: {output.get('status', 'RESTORED')}. Report: {output.get('report')}\n"
-    )
+    out.write(f"\n{done_as}: {output.get('status', run.status)}. Report: {output.get('report')}\n")
     return EXIT_OK
 
 
@@ -350,7 +358,7 @@ def _start(args: argparse.Namespace, out: TextIO) -> int:
     except InvalidRequest as exc:
         return _usage_error(f"{args.input}: {exc}")
     stack = _stack(args)
-    name = args.name or f"run-{time.strftime('%Y%m%dT%H%M%S')}"
+    name = args.name or _timestamped("run")
     try:
         arn = stack.start("decommission", execution_input, name=name)
     except (ExecutionError, ClientError) as exc:
@@ -375,12 +383,7 @@ def _watch(args: argparse.Namespace, out: TextIO, run_id: str | None = None) -> 
     except (ExecutionError, ClientError) as exc:
         print(f"sunset: cannot follow {run_id}: {exc}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    if run.status != "SUCCEEDED":
-        print(f"sunset: {run_id} {run.status.lower()}: {run.error}: {run.cause}", file=sys.stderr)
-        return EXIT_RUN_FAILED
-    output = run.output or {}
-    out.write(f"\n{run_id}: {output.get('status', run.status)}. Report: {output.get('report')}\n")
-    return EXIT_OK
+    return _ended(run, run_id, run_id, out)
 
 
 def _schedule(args: argparse.Namespace, out: TextIO) -> int:
@@ -556,6 +559,25 @@ def _decide(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# The commands that take their parsed arguments and an output stream; demo and run, which set
+# up a sandbox run, are dispatched in main.
+COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
+    "sandbox": _serve,
+    "start": _start,
+    "status": _status,
+    "watch": _watch,
+    "schedule": _schedule,
+    "schedules": _schedule,
+    "unschedule": _schedule,
+    "restore": _restore,
+    "runs": _runs,
+    "report": _report,
+    "schema": _schema,
+    "approve": _decide,
+    "reject": _decide,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sunset", description="Decommission an AI service on AWS safely (sandbox commands)."
@@ -667,26 +689,9 @@ def main(argv: list[str] | None = None) -> int:
             out=sys.stdout,
             restore=args.restore,
         )
-    if args.command == "sandbox":
-        return _serve(args, sys.stdout)
-    if args.command == "start":
-        return _start(args, sys.stdout)
-    if args.command == "status":
-        return _status(args, sys.stdout)
-    if args.command in ("schedule", "schedules", "unschedule"):
-        return _schedule(args, sys.stdout)
-    if args.command == "watch":
-        return _watch(args, sys.stdout)
-    if args.command == "restore":
-        return _restore(args, sys.stdout)
-    if args.command == "runs":
-        return _runs(args, sys.stdout)
-    if args.command == "report":
-        return _report(args, sys.stdout)
-    if args.command == "schema":
-        return _schema(args, sys.stdout)
-    if args.command in ("approve", "reject"):
-        return _decide(args, sys.stdout)
+    command = COMMANDS.get(args.command)
+    if command is not None:
+        return command(args, sys.stdout)
     execution_input = _read_input(args.input)
     answer: tuple[str, str | None] | None = None
     if args.approve_as:

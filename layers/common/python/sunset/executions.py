@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from sunset.aws.errors import error_code
+
 if TYPE_CHECKING:
     from sunset.runs import RunsTable
 
@@ -63,11 +65,14 @@ class Run:
     @property
     def states_entered(self) -> list[str]:
         """Names of the states the execution entered, in order."""
-        return [
-            e["stateEnteredEventDetails"]["name"]
-            for e in self.events
-            if "stateEnteredEventDetails" in e
-        ]
+        return states_entered(self.events)
+
+
+def states_entered(events: list[dict[str, Any]]) -> list[str]:
+    """Names of the states an execution history shows entered, in order."""
+    return [
+        e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e
+    ]
 
 
 class Executions:
@@ -150,7 +155,7 @@ class Executions:
             try:
                 sfn.describe_execution(executionArn=arn)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                if error_code(exc) == "ExecutionDoesNotExist":
                     continue
                 raise
             return machine, arn
@@ -163,11 +168,7 @@ class Executions:
         description = self.client("stepfunctions").describe_execution(executionArn=arn)
         current = None
         if description["status"] == "RUNNING":
-            entered = [
-                e["stateEnteredEventDetails"]["name"]
-                for e in self._history(arn)
-                if "stateEnteredEventDetails" in e
-            ]
+            entered = states_entered(self._history(arn))
             current = entered[-1] if entered else None
         record = self.runs_table().get_run(run_id) or {}
         output = description.get("output")
