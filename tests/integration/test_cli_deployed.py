@@ -5,7 +5,9 @@ CloudFormation under a stack name, so the commands take exactly the path they ta
 from __future__ import annotations
 
 import json
+import re
 import webbrowser
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -221,3 +223,50 @@ def test_start_refuses_a_bad_input_before_starting_anything(
     # and a run nobody started is named as unknown
     assert main(["status", "never-ran", "--stack", "sunset-prod"]) == EXIT_RUN_FAILED
     assert "there is no run or restore 'never-ran'" in capsys.readouterr().err
+
+
+def test_plan_dry_runs_on_a_deployed_stack_and_prints_the_plan(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a deployed stack and an input that says nothing about dry runs
+    _register_stack(sandbox, "sunset-prod")
+    before = service_state(sandbox, sample_shape(service))
+    path = _input_file(tmp_path, service.request(stop_databases=True))
+    # When
+    code = main(["plan", "--input", path, "--name", "what-if", "--stack", "sunset-prod"])
+    # Then the plan is printed, one line per change, and nothing changed
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "Plan for chat-assistant (dry run what-if: nothing was changed)" in out
+    table = out[out.index("Resource ") :]
+    db = service.db_instance
+    assert re.search(
+        rf"rds-instance/{db} +snapshot, waited for, verified +rds:StopDBInstance {db}\n", table
+    )
+    for endpoint in service.endpoints:
+        assert f"sagemaker:DeleteEndpoint sagemaker-endpoint/{endpoint}" in table
+    assert "Notices: ANNOUNCED, STARTED, BACKED_UP, ACCESS_REMOVED, STOPPED, COMPLETED" in out
+    assert "Nothing was changed. Report: s3://" in out
+    assert service_state(sandbox, sample_shape(service)) == before
+
+
+def test_plan_of_a_run_that_would_fail_exits_1_and_says_where(
+    sandbox: Sandbox,
+    service: SampleService,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given a second run holds the service (a real run in progress, say)
+    _register_stack(sandbox, "sunset-prod")
+    sandbox.runs_table().acquire_lock(service.name, "someone-else", datetime.now(UTC), 3_600)
+    path = _input_file(tmp_path, service.request())
+    # When
+    code = main(["plan", "--input", path, "--name", "blocked", "--stack", "sunset-prod"])
+    # Then
+    assert code == EXIT_RUN_FAILED
+    err = capsys.readouterr().err
+    assert "the dry run blocked failed, so a real run would fail too: ServiceLocked" in err
+    assert "someone-else" in err

@@ -41,13 +41,20 @@ def test_every_ready_to_paste_input_is_valid_for_the_model_and_the_schema(event:
         jsonschema.validate(data, _schema("recommission-input"))
     else:
         request = parse_request(data)
-        assert not request.dry_run
+        # only the input named for it rehearses; every other one is meant for real
+        assert request.dry_run == ("dry-run" in event)
         jsonschema.validate(data, _schema("decommission-input"))
 
 
 @pytest.mark.parametrize(
     "malformed",
-    ["unknown-field.json", "wrong-type.json", "missing-service.json", "bad-service-name.json"],
+    [
+        "unknown-field.json",
+        "wrong-type.json",
+        "missing-service.json",
+        "bad-service-name.json",
+        "dry-run-not-a-boolean.json",
+    ],
 )
 def test_the_schema_refuses_what_it_can_see_is_wrong(malformed: str) -> None:
     data = json.loads((EVENTS / "malformed" / malformed).read_text())

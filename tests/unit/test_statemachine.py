@@ -79,11 +79,13 @@ def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() 
             "Next": "Roll back?" if name in AFTER_CUT else "Report incident",
         }
     assert STATES["Roll back?"]["Choices"] == [
+        # a dry run changed nothing: there is nothing to roll back
+        {"Variable": "$.run.request.dry_run", "BooleanEquals": True, "Next": "Report incident"},
         {
             "Variable": "$.run.request.on_failure",
             "StringEquals": "rollback",
             "Next": "Begin rollback",
-        }
+        },
     ]
     assert STATES["Roll back?"]["Default"] == "Report incident"
     assert STATES["Begin rollback"]["Next"] == "Restart compute"
@@ -91,7 +93,8 @@ def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() 
 
 def test_the_approval_gate_comes_before_anything_changes_and_a_no_cancels() -> None:
     # The notice period and the gate sit between Announce and Back up
-    assert STATES["Announce"]["Next"] == "Notice period"
+    assert STATES["Announce"]["Next"] == "Dry run?"
+    assert STATES["Dry run?"]["Default"] == "Notice period"
     assert STATES["Notice period"]["TimestampPath"] == "$.run.cutoff"
     assert STATES["Notice period"]["Next"] == "Approval required?"
     assert STATES["Approval required?"]["Default"] == "Back up"
@@ -201,3 +204,26 @@ def test_template_has_the_documented_outputs() -> None:
         "SchedulerRoleArn",
         "ScheduleDeadLetterQueueArn",
     }
+
+
+def test_a_dry_run_skips_only_the_waits_the_restore_tests_and_the_proof() -> None:
+    dry = {"Variable": "$.run.request.dry_run", "BooleanEquals": True}
+    # No notice period and no approval: Announce plans both
+    assert STATES["Dry run?"]["Choices"] == [{**dry, "Next": "Back up"}]
+    # No snapshot exists to restore-test
+    assert STATES["Restore test?"]["Choices"] == [
+        {
+            "And": [
+                {"Variable": "$.run.request.backup.restore_test", "BooleanEquals": True},
+                {"Variable": "$.run.request.dry_run", "BooleanEquals": False},
+            ],
+            "Next": "Start restore tests",
+        }
+    ]
+    # Nothing was stopped, so nothing is proven down: straight to the report and its plan
+    assert STATES["Stop endpoints"]["Next"] == "Plan or validate?"
+    assert STATES["Plan or validate?"]["Choices"] == [{**dry, "Next": "Report"}]
+    assert STATES["Plan or validate?"]["Default"] == "Validate shutdown"
+    # Every phase that changes AWS still runs in a dry run, its changes planned by the Journal
+    for phase in ("Back up", "Checkpoint: backups verified", "Remove API routes", "Stop endpoints"):
+        assert phase in _reachable_without("Notice period", "decommission")

@@ -1,4 +1,5 @@
-"""The artifacts bucket: runs/<run_id>/manifest.json, audit.jsonl, report.md, report.html."""
+"""The artifacts bucket: runs/<run_id>/manifest.json, audit.jsonl, report.md, report.html, and
+for a dry run plan.json."""
 
 from __future__ import annotations
 
@@ -119,3 +120,7 @@ class ArtifactStore:
         """Write report.md and report.html; returns the key of report.md."""
         self._put(run_prefix(run_id) + "report.html", html, "text/html; charset=utf-8")
         return self._put(run_prefix(run_id) + "report.md", markdown, "text/markdown; charset=utf-8")
+
+    def save_plan(self, run_id: str, plan_json: str) -> str:
+        """Write a dry run's plan.json; returns its key."""
+        return self._put(run_prefix(run_id) + "plan.json", plan_json, "application/json")

@@ -5,6 +5,8 @@
     sunset run --input FILE          decommission with your own input, in the sandbox
     sunset sandbox serve --port N    the sandbox as an AWS endpoint on 127.0.0.1:N, for the
                                      AWS CLI (--endpoint-url), with the sample service seeded
+    sunset plan --input FILE         dry-run it on a deployed stack (or --sandbox, on the
+                                     sample service) and print the plan; nothing is changed
     sunset start --input FILE        start a decommission on a deployed stack (--watch follows)
     sunset status RUN_ID             where a run or restore on a deployed stack stands
     sunset watch RUN_ID              follow a run or restore on a deployed stack to its end
@@ -38,7 +40,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import ClientError
 
-from sunset.errors import InvalidRequest
+from sunset.errors import InvalidRequest, ManifestError
 
 EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -371,6 +373,63 @@ def _start(args: argparse.Namespace, out: TextIO) -> int:
     return _watch(args, out, run_id=name)
 
 
+def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
+    """Run the dry run on `stack` (deployed or sandbox) and print its plan as a table."""
+    from sunset.artifacts import ArtifactStore
+    from sunset.plan import build_plan, plan_table
+
+    run = _follow(stack, "decommission", planned_input, name, out)
+    if run is None:
+        return EXIT_RUN_FAILED
+    store = ArtifactStore(stack.client("s3"), stack.outputs["ArtifactsBucketName"])
+    try:
+        manifest = store.load_manifest(name)
+    except ManifestError as exc:
+        if run.status == "SUCCEEDED":
+            print(f"sunset: {exc}", file=sys.stderr)
+            return EXIT_RUN_FAILED
+        manifest = None  # refused in Prepare: the reason is the run's, below
+    if manifest is not None and manifest.inventory is not None:
+        # A dry run that failed half-way still shows what it had planned by then.
+        out.write("\n" + plan_table(build_plan(manifest)))
+    report = (run.output or {}).get("report")
+    if run.status != "SUCCEEDED":
+        print(
+            f"sunset: the dry run {name} failed, so a real run would fail too: "
+            f"{run.error}: {run.cause}",
+            file=sys.stderr,
+        )
+        return EXIT_RUN_FAILED
+    out.write(f"\nNothing was changed. Report: {report}\n")
+    return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, out: TextIO) -> int:
+    """A dry run of the input, on a deployed stack or in the sandbox, printed as a plan."""
+    from sunset.request import parse_request
+
+    execution_input = _read_input(args.input)
+    if isinstance(execution_input, dict):
+        if execution_input.get("dry_run") is False:
+            print(f"sunset: {args.input} says dry_run: false; a plan is a dry run", file=sys.stderr)
+        execution_input = {**execution_input, "dry_run": True}
+    try:
+        parse_request(execution_input)
+    except InvalidRequest as exc:
+        return _usage_error(f"{args.input}: {exc}")
+    name = args.name or _timestamped("plan")
+    if not args.sandbox:
+        return _plan_on(_stack(args), execution_input, name, out)
+    from sunset.local import Sandbox
+    from sunset.local.sample import seed_sample_service
+
+    with Sandbox() as sandbox:
+        if not args.empty:
+            service = seed_sample_service(sandbox.session)
+            out.write(f"Sandbox: sample service {service.name!r} seeded\n")
+        return _plan_on(sandbox, execution_input, name, out)
+
+
 def _watch(args: argparse.Namespace, out: TextIO, run_id: str | None = None) -> int:
     from sunset.executions import ExecutionError
 
@@ -474,7 +533,6 @@ def _runs(args: argparse.Namespace, out: TextIO) -> int:
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     from botocore.exceptions import BotoCoreError
 
-    from sunset.errors import ManifestError
     from sunset.postmortem import ReportNotFound, fetch_from_bucket, read_from_folder
 
     try:
@@ -564,6 +622,7 @@ def _decide(args: argparse.Namespace, out: TextIO) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace, TextIO], int]] = {
     "sandbox": _serve,
     "start": _start,
+    "plan": _plan,
     "status": _status,
     "watch": _watch,
     "schedule": _schedule,
@@ -612,6 +671,15 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
     start.add_argument("--name", help="run id (execution name); default run-<timestamp>")
     start.add_argument("--watch", action="store_true", help="then follow it to its end")
+    plan = commands.add_parser(
+        "plan", help="dry-run a decommission: what it would do, nothing changed"
+    )
+    plan.add_argument("--input", required=True, help="execution input, a JSON file (see events/)")
+    plan.add_argument("--name", help="run id of the dry run; default plan-<timestamp>")
+    plan.add_argument(
+        "--sandbox", action="store_true", help="plan in the sandbox, on the sample service"
+    )
+    plan.add_argument("--empty", action="store_true", help="with --sandbox: no sample service")
     status = commands.add_parser("status", help="where a run or restore on a deployed stack is")
     status.add_argument("run_id")
     watch = commands.add_parser("watch", help="follow a run or restore to its end")
@@ -665,6 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     schema.add_argument("--write", metavar="DIR", help="write <name>.schema.json files to DIR")
     for deployed in (
         start,
+        plan,
         status,
         watch,
         schedule,

@@ -2,6 +2,11 @@
 
 An entry goes to the runs table as soon as the call returns (so it survives a crash later in
 the phase) and into the manifest's `actions` (saved when the phase ends, failed or not).
+
+In a dry run (`dry_run: true` in the request) the Journal is where nothing happens: `change`
+records the call as `planned` and does not make it, so every phase runs its real code, reads
+and decisions included, down to the call it would make. That is also why the plan and a real
+run's actions can be compared entry for entry.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -19,7 +24,7 @@ from sunset.aws.clients import AwsClients
 from sunset.aws.errors import error_code, error_message, request_id
 from sunset.context import RunContext
 from sunset.errors import THROTTLING_CODES, AwsCallFailed, AwsThrottled
-from sunset.manifest import Action, Manifest, PhaseRecord
+from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord
 from sunset.notices import Notice, Notifier
 from sunset.runs import RunsTable
 
@@ -49,6 +54,7 @@ class Journal:
         self._runs = runs
         self._phase = phase
         self._now = now
+        self.dry_run = manifest.request.dry_run
 
     def now(self) -> datetime:
         return self._now()
@@ -57,7 +63,7 @@ class Journal:
         self,
         action: str,
         resource: str,
-        result: Literal["ok", "failed", "skipped"],
+        result: ActionResult,
         request: str | None = None,
         detail: str | None = None,
     ) -> Action:
@@ -79,7 +85,13 @@ class Journal:
     def change(
         self, action: str, resource: str, call: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
-        """Make one change to AWS and record it, ok or failed, with its request id."""
+        """Make one change to AWS and record it, ok or failed, with its request id.
+
+        In a dry run, record it as planned and return None instead: callers that read the
+        response must say what they do without one."""
+        if self.dry_run:
+            self.record(action, resource, "planned", detail="dry run: not done")
+            return None
         try:
             response = call(*args, **kwargs)
         except ClientError as exc:
@@ -93,7 +105,7 @@ class Journal:
     def notify(self, notifier: Notifier, notice: Notice) -> str:
         """Send a notice and record that people were told."""
         response = self.change(f"notify {notice.phase}", notifier.topic_arn, notifier.send, notice)
-        return str(response.get("MessageId", ""))
+        return "" if response is None else str(response.get("MessageId", ""))
 
 
 @contextmanager

@@ -206,6 +206,15 @@ SNAPSHOT_SOURCE_KIND: dict[str, ResourceKind] = {
 }
 
 
+# The call that snapshots each kind of resource, as the journal records it (the resource is the
+# source's id): a dry run's plan names it as the backup that comes before any change.
+SNAPSHOT_ACTION: dict[ResourceKind, str] = {
+    "ebs-volume": "ec2:CreateSnapshot",
+    "rds-instance": "rds:CreateDBSnapshot",
+    "rds-cluster": "rds:CreateDBClusterSnapshot",
+}
+
+
 class SnapshotRecord(_Record):
     kind: SnapshotKind
     snapshot_id: str
@@ -326,16 +335,31 @@ class Backups(_Record):
         self.verifications[f"{verification.kind}:{verification.resource_id}"] = verification
 
 
+ActionResult = Literal["ok", "failed", "skipped", "planned"]
+
+
 class Action(_Record):
-    """One change Sunset made (or tried, or decided not to make); the audit trail has the same."""
+    """One change Sunset made (or tried, or decided not to make, or in a dry run would make:
+    `planned`); the audit trail has the same."""
 
     at: datetime
     phase: str
     action: str
     resource: str
-    result: Literal["ok", "failed", "skipped"]
+    result: ActionResult
     request_id: str | None = None
     detail: str | None = None
+
+    @property
+    def is_aws_change(self) -> bool:
+        """A call that changes AWS (named `service:Operation`) or sends a notice: what the
+        Journal makes, and what a dry run plans instead of making."""
+        return self.action.startswith("notify ") or ":" in self.action.split(" ", 1)[0]
+
+    @property
+    def is_planned_change(self) -> bool:
+        """A change a dry run would have made."""
+        return self.result == "planned" and self.is_aws_change
 
     @property
     def is_removal(self) -> bool:

@@ -1,8 +1,8 @@
 """The execution input of a decommission run: the public contract people start runs with.
 
 Every field is validated here, in Prepare, before any AWS call that changes anything. Unknown
-fields are errors, and so are values for capabilities this version does not have yet: a run
-that silently ignored `dry_run: true` would be a real shutdown the operator did not ask for.
+fields are errors: a misspelt `dry_run` silently ignored would make a real shutdown the operator
+did not ask for.
 """
 
 from __future__ import annotations
@@ -230,7 +230,16 @@ class DecommissionRequest(_Strict):
             description="IANA zone (Europe/Paris) the notices also give the cutoff in",
         ),
     ] = "UTC"
-    dry_run: bool = Field(default=False, description="not available yet: true is refused")
+    # Strict: only JSON true or false. A run must never guess whether "no" or 0 meant
+    # "change nothing".
+    dry_run: bool = Field(
+        default=False,
+        strict=True,
+        description=(
+            "true: change nothing; run every step, record each change as 'planned' and end "
+            "with the plan (per resource: what would be done, and the backup that comes first)"
+        ),
+    )
     on_failure: Literal["rollback", "halt"] = Field(
         default="rollback",
         description="rollback: put back what was removed; halt: stop where it failed and tell",
@@ -285,15 +294,6 @@ class DecommissionRequest(_Strict):
                 "give notice_seconds or cutoff, not both: both say when the shutdown starts"
             )
         return self
-
-    @field_validator("dry_run")
-    @classmethod
-    def _dry_run_not_built_yet(cls, dry_run: bool) -> bool:
-        if dry_run:
-            raise ValueError(
-                "dry runs are not available in this version of Sunset yet; nothing was done"
-            )
-        return dry_run
 
     @model_validator(mode="after")
     def _wait_loops_fit_the_execution_history(self) -> DecommissionRequest:

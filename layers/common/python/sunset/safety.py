@@ -5,12 +5,15 @@ is recorded in the run's manifest AND verified: the snapshot is complete and mat
 the capture is complete and matches what is live. The checkpoint state before "Remove API
 routes" applies the rule to the whole inventory (`gate`), and every destructive phase applies it
 again to each resource (`require_recoverable`) immediately before changing it.
+
+A dry run applies the same rule to its plan: a configuration is captured and verified for real
+(both only read), and a snapshot must be planned before the change it protects.
 """
 
 from __future__ import annotations
 
 from sunset.errors import SunsetError
-from sunset.manifest import CAPTURED, Manifest, ResourceKind
+from sunset.manifest import CAPTURED, SNAPSHOT_ACTION, Manifest, ResourceKind
 
 
 class NotRecoverable(SunsetError):
@@ -21,6 +24,17 @@ def missing_backup(manifest: Manifest, kind: ResourceKind, resource_id: str) -> 
     """Why `resource_id` may not be touched yet, or None when its backup is verified."""
     if kind == "log-group":
         return None  # log groups are read, never changed
+    if manifest.request.dry_run and kind in SNAPSHOT_ACTION:
+        # A dry run takes no snapshot, so none can be verified: what the rule asks of it is
+        # that the snapshot a real run would take comes first in the plan. Nothing is changed
+        # in a dry run, so nothing rests on this.
+        planned = any(
+            a.action == SNAPSHOT_ACTION[kind]
+            and a.resource == resource_id
+            and a.result == "planned"
+            for a in manifest.actions
+        )
+        return None if planned else f"{kind} {resource_id} has no snapshot in the plan"
     verification = manifest.backups.verification_for(kind, resource_id)
     if verification is None:
         return f"{kind} {resource_id} has no verified backup in the manifest"

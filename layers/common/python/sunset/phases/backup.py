@@ -21,6 +21,7 @@ from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, ResourceVanished
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
+    SNAPSHOT_ACTION,
     EndpointCapture,
     EndpointRecord,
     HttpApiCapture,
@@ -60,7 +61,7 @@ def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now
             )
         else:
             snapshot = journal.change(
-                "ec2:CreateSnapshot",
+                SNAPSHOT_ACTION["ebs-volume"],
                 volume.volume_id,
                 ec2.create_snapshot,
                 aws.ec2,
@@ -68,6 +69,8 @@ def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now
                 f"Sunset run {manifest.run_id}: backup of {volume.volume_id} ({manifest.service})",
                 tags,
             )
+            if snapshot is None:
+                continue  # a dry run: planned, and there is no snapshot to record
         manifest.backups.snapshots.append(
             SnapshotRecord(
                 kind="ebs",
@@ -92,14 +95,14 @@ class _DatabaseSnapshots:
 
 _DATABASE_SNAPSHOTS: dict[SnapshotKind, _DatabaseSnapshots] = {
     "rds-instance": _DatabaseSnapshots(
-        "rds:CreateDBSnapshot",
+        SNAPSHOT_ACTION["rds-instance"],
         rds.create_instance_snapshot,
         rds.instance_snapshot,
         "DBSnapshot",
         "DBSnapshotAlreadyExists",
     ),
     "rds-cluster": _DatabaseSnapshots(
-        "rds:CreateDBClusterSnapshot",
+        SNAPSHOT_ACTION["rds-cluster"],
         rds.create_cluster_snapshot,
         rds.cluster_snapshot,
         "DBClusterSnapshot",
@@ -122,7 +125,7 @@ def _snapshot_database(
     how = _DATABASE_SNAPSHOTS[kind]
     snapshot_id = snapshot_identifier(manifest.run_id, identifier)
     try:
-        snapshot = journal.change(
+        response = journal.change(
             how.action,
             identifier,
             how.create,
@@ -130,7 +133,10 @@ def _snapshot_database(
             identifier,
             snapshot_id,
             backup_tags(manifest.run_id, manifest.service, arn),
-        )[how.response_key]
+        )
+        if response is None:
+            return  # a dry run: planned, and there is no snapshot to record
+        snapshot = response[how.response_key]
     except AwsCallFailed as exc:
         # The name is unique to this run and source, so an existing snapshot is this run's
         # own, started by an attempt that died before the manifest was saved.
@@ -247,6 +253,13 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
         "Endpoint configurations": len(backups.endpoints),
         "API configurations": len(backups.http_apis) + len(backups.rest_apis),
     }
-    return PhaseResult(
-        phase="Back up", summary="backups started and configuration captured", counts=counts
-    )
+    summary = "backups started and configuration captured"
+    if journal.dry_run:
+        snapshots = sum(
+            1
+            for a in manifest.actions
+            if a.action in SNAPSHOT_ACTION.values() and a.result == "planned"
+        )
+        summary = f"dry run: {snapshots} snapshot(s) planned, configuration captured"
+        counts["Snapshots planned"] = snapshots
+    return PhaseResult(phase="Back up", summary=summary, counts=counts)

@@ -208,8 +208,9 @@ def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
             removed += _cut_rest_api(kit.aws, journal, manifest, run, rest.api_id)
         kit.store.save_manifest(manifest)
         journal.notify(kit.notifier, notices.access_removed(run, removed))
+    done = "would be removed (dry run)" if journal.dry_run else "removed"
     return PhaseResult(
         phase="Remove API routes",
-        summary=f"{len(removed)} route(s) removed",
+        summary=f"{len(removed)} route(s) {done}",
         counts={"Routes removed": len(removed)},
     )

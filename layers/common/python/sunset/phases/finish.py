@@ -19,6 +19,7 @@ from sunset.manifest import Action, Incident, Manifest, removals
 from sunset.observability import metrics
 from sunset.phases.restore_test import delete_leftovers
 from sunset.phases.results import RunOutcome
+from sunset.plan import build_plan, planned
 from sunset.report import render
 
 
@@ -35,6 +36,12 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     if manifest.inventory:
         counts["Protected, untouched"] = len(manifest.inventory.protected)
         counts["NOT handled by Sunset"] = len(manifest.inventory.not_handled)
+    plan_uri = None
+    if manifest.request.dry_run:
+        counts["Planned changes"] = len(planned(manifest.actions))
+        if manifest.inventory is not None:
+            plan = build_plan(manifest)
+            plan_uri = kit.store.uri(kit.store.save_plan(run_id, plan.model_dump_json(indent=2)))
     return RunOutcome(
         run_id=run_id,
         service=manifest.service,
@@ -43,6 +50,8 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
         audit=kit.store.uri(prefix + "audit.jsonl"),
         report=kit.store.uri(prefix + "report.md"),
         report_html=kit.store.uri(prefix + "report.html"),
+        dry_run=manifest.request.dry_run,
+        plan=plan_uri,
         counts={label: n for label, n in counts.items() if n},
     )
 

@@ -45,9 +45,9 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
     request = parse_request(raw_input)
     cutoff = shutdown_starts_at(request, started_at)
     # The lock must outlive the notice period and the wait for approval, or a second run could
-    # start on the service while this one waits.
-    waiting = (cutoff - started_at).total_seconds()
-    if request.approval.required:
+    # start on the service while this one waits. A dry run waits for neither.
+    waiting = 0.0 if request.dry_run else (cutoff - started_at).total_seconds()
+    if request.approval.required and not request.dry_run:
         waiting += request.approval.timeout_seconds
     kit.runs.acquire_lock(
         request.service, run_id, kit.now(), kit.lock_ttl_seconds + math.ceil(waiting)

@@ -30,7 +30,7 @@ from sunset.context import (
     RestoreStepEvent,
     RunContext,
 )
-from sunset.errors import AwsCallFailed, RestoreDeadlineExceeded, RestoreFailed
+from sunset.errors import AwsCallFailed, InvalidRequest, RestoreDeadlineExceeded, RestoreFailed
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
     Action,
@@ -91,12 +91,18 @@ class ComputeStatus(PhaseResult):
 def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
     """Validate the input, read the run's manifest, take the service's lock.
 
-    Each refusal happens before anything changes: a bad input (InvalidRequest), a run with no
+    Each refusal happens before anything changes: a bad input or a dry run's id
+    (InvalidRequest), a run with no
     manifest or one of a schema this version does not read (ManifestError), a service locked by
     another run (ServiceLocked).
     """
     request = parse_recommission(event.input)
     manifest = kit.store.load_manifest(request.run_id)
+    if manifest.request.dry_run:
+        raise InvalidRequest(
+            f"invalid request: run_id: {request.run_id} was a dry run; it changed nothing, so "
+            "there is nothing to restore"
+        )
     run = RunContext(
         run_id=manifest.run_id,
         service=manifest.service,

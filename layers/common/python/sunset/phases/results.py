@@ -19,6 +19,8 @@ class RunOutcome(BaseModel):
     audit: str
     report: str
     report_html: str | None = None
+    dry_run: bool = False
+    plan: str | None = None  # a dry run's plan.json
     counts: dict[str, int] = {}
     error: str | None = None
     cause: str | None = None

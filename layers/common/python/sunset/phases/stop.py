@@ -137,7 +137,8 @@ def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
         kit.store.save_manifest(manifest)
         journal.notify(kit.notifier, notices.stopped(run, outcome))
     counts = {"Stopped": len(outcome.stopped), "Left running": len(outcome.left_running)}
-    summary = f"{len(outcome.stopped)} resource(s) stopped"
+    done = "would be stopped (dry run)" if journal.dry_run else "stopped"
+    summary = f"{len(outcome.stopped)} resource(s) {done}"
     if outcome.left_running:
         summary += f", {len(outcome.left_running)} left running"
     return PhaseResult(phase="Stop endpoints", summary=summary, counts=counts)

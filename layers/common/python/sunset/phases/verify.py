@@ -100,7 +100,9 @@ def check_backups(run: RunContext, kit: Toolkit) -> BackupProgress:
         completed=done,
         total=len(records),
         pending=[r.snapshot_id for r in pending],
-        summary=f"{done}/{len(records)} snapshot(s) complete",
+        summary="dry run: no snapshot to wait for"
+        if run.request.dry_run
+        else f"{done}/{len(records)} snapshot(s) complete",
     )
 
 
@@ -372,11 +374,16 @@ def pass_checkpoint(run: RunContext, kit: Toolkit) -> PhaseResult:
                 "checkpoint closed, nothing will be removed: " + "; ".join(problems)
             )
         resources = manifest.require_inventory().backed_up_resources()
-        journal.record("checkpoint", "backups", "ok", detail=f"{len(resources)} verified backup(s)")
+        if journal.dry_run:
+            verified = sum(1 for v in manifest.backups.verifications.values() if v.verified)
+            summary = (
+                f"dry run: {verified} configuration(s) verified, "
+                f"{len(resources) - verified} snapshot(s) planned first"
+            )
+        else:
+            verified = len(resources)
+            summary = f"every one of {verified} backup(s) verified: removal may start"
+        journal.record("checkpoint", "backups", "ok", detail=summary)
         kit.store.save_manifest(manifest)
         journal.notify(kit.notifier, notices.backed_up(run, manifest))
-    return PhaseResult(
-        phase="Checkpoint",
-        summary=f"every one of {len(resources)} backup(s) verified: removal may start",
-        counts={"Verified": len(resources)},
-    )
+    return PhaseResult(phase="Checkpoint", summary=summary, counts={"Verified": verified})

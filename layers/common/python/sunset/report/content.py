@@ -9,6 +9,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sunset.manifest import Action, Inventory, Manifest, PhaseRecord, RestoreRecord, removals
+from sunset.plan import build_plan, planned
 from sunset.report.document import (
     Bar,
     Block,
@@ -50,7 +51,26 @@ def _first(audit: list[Action], *actions: str) -> Action | None:
     return next((a for a in audit if a.action in actions), None)
 
 
+def _verdict_of_dry_run(manifest: Manifest) -> str:
+    service = f"**{manifest.service}**"
+    match manifest.outcome:
+        case "succeeded":
+            return (
+                f"Dry run of {service}: **nothing was changed**. The plan below is what a real "
+                "run would do now, resource by resource."
+            )
+        case "failed":
+            step = manifest.incident.failed_step if manifest.incident else "a step"
+            return (
+                f"Dry run of {service}: a real run would **FAIL** in **{step}** (see Incident). "
+                "Nothing was changed."
+            )
+    return f"The dry run of {service} has not ended yet."
+
+
 def _verdict_of_run(manifest: Manifest, audit: list[Action]) -> str:
+    if manifest.request.dry_run:
+        return _verdict_of_dry_run(manifest)
     service = f"**{manifest.service}**"
     validation = manifest.validation
     match manifest.outcome:
@@ -82,8 +102,14 @@ def _summary(manifest: Manifest, audit: list[Action]) -> Section:
     found = sum(inventory.counts().values()) if inventory else 0
     verified = sum(1 for v in manifest.backups.verifications.values() if v.verified)
     removed = len(removals(audit))
+    numbers = (
+        f"{found} resource(s) found, {len(manifest.backups.snapshots)} snapshot(s), "
+        f"{verified} backup(s) verified, {removed} removed or stopped"
+    )
+    if request.dry_run:
+        numbers += f"; dry run: {len(planned(audit))} change(s) planned, none made"
     rows: list[list[object]] = [
-        ["Run", f"`{manifest.run_id}`"],
+        ["Run", f"`{manifest.run_id}`" + (" (dry run)" if request.dry_run else "")],
         ["Outcome", manifest.outcome.upper()],
         ["Started", _local(manifest, manifest.started_at)],
     ]
@@ -102,17 +128,45 @@ def _summary(manifest: Manifest, audit: list[Action]) -> Section:
         ["Resumption plan", request.resumption_plan],
         ["Contacts", ", ".join(request.contacts) or "—"],
         ["On failure", request.on_failure],
-        [
-            "In numbers",
-            f"{found} resource(s) found, {len(manifest.backups.snapshots)} snapshot(s), "
-            f"{verified} backup(s) verified, {removed} removed or stopped",
-        ],
+        ["In numbers", numbers],
     ]
     return Section(
         "summary",
         "Summary",
         [Callout(_verdict_of_run(manifest, audit), TONES[manifest.outcome]), Table(["", ""], rows)],
     )
+
+
+def _plan(manifest: Manifest) -> Section | None:
+    """A dry run's plan: per resource, the backup that comes first and the changes after it."""
+    if not manifest.request.dry_run or manifest.inventory is None:
+        return None
+    plan = build_plan(manifest)
+    rows: list[list[object]] = []
+    for row in plan.resources:
+        if row.left_alone:
+            then = f"left alone: {row.left_alone}"
+        elif row.changes:
+            then = "; ".join(f"{c.action} `{c.resource}`" for c in row.changes)
+        else:
+            then = "kept as it is"
+        rows.append([f"`{row.label}`", row.backup, then])
+    blocks: list[Block] = [
+        Paragraph(
+            "Every step ran its real code, reads and checks included; each call that would "
+            "change AWS was recorded as planned instead (result `planned` in the audit trail)."
+        ),
+        Table(["Resource", "Backup first", "Then"], rows),
+    ]
+    if plan.waits:
+        blocks += [Subheading("Before anything changes"), Bullets(plan.waits)]
+    blocks += [
+        Subheading("Notices a real run sends"),
+        Paragraph(", ".join(plan.notices) or "none"),
+    ]
+    if plan.untouched:
+        blocks += [Subheading("Not touched by any run"), Bullets(plan.untouched)]
+    return Section("plan", "Plan", blocks)
 
 
 def _bars(manifest: Manifest, audit: list[Action]) -> list[Bar]:
@@ -549,6 +603,7 @@ def build_report(manifest: Manifest, audit: list[Action], now: datetime) -> Repo
     it, in the order people read it in."""
     sections = [
         _summary(manifest, audit),
+        _plan(manifest),
         _timeline(manifest, audit),
         _approval(manifest, audit),
         _incident(manifest),
@@ -564,7 +619,8 @@ def build_report(manifest: Manifest, audit: list[Action], now: datetime) -> Repo
     return Report(
         title=f"Sunset report: {manifest.service}",
         subtitle=f"Run `{manifest.run_id}`, started {_at(manifest.started_at)}",
-        outcome=manifest.outcome.upper().replace("_", " "),
+        outcome=("DRY RUN " if manifest.request.dry_run else "")
+        + manifest.outcome.upper().replace("_", " "),
         tone=TONES[manifest.outcome],
         sections=[section for section in sections if section is not None],
         generated_at=now,
