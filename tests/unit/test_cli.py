@@ -49,6 +49,33 @@ def test_demo_decommissions_the_sample_service_saves_the_report_and_can_restore_
     assert (reports[0].parent / "report.html").read_text().startswith("<!DOCTYPE html>")
 
 
+def test_the_sample_dry_run_input_prints_its_plan_and_the_copied_manifest_changed_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # When the ready-to-paste rehearsal runs in the sandbox
+    code = main(
+        [
+            "run",
+            "--input",
+            str(EVENTS / "decommission-dry-run.json"),
+            "--name",
+            "rehearsal",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    # Then the plan is printed, and the manifest shows only planned changes
+    out = capsys.readouterr().out
+    assert code == EXIT_OK
+    assert "Plan for chat-assistant (dry run rehearsal: nothing was changed)" in out
+    assert "rds:StopDBCluster chat-assistant-vectors" in out
+    manifest = Manifest.model_validate_json((tmp_path / "rehearsal" / "manifest.json").read_text())
+    changes = [a for a in manifest.actions if a.is_aws_change]
+    assert changes and {a.result for a in changes} == {"planned"}
+    assert f"Plan:     {tmp_path / 'rehearsal' / 'plan.json'}" in out
+    assert (tmp_path / "rehearsal" / "plan.json").exists()
+
+
 def test_bad_input_file_fails_with_one_line_reason(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -232,6 +232,8 @@ def _run_in_sandbox(
         run = _follow(sandbox, "decommission", execution_input, name, out)
         if run is None:
             return EXIT_RUN_FAILED
+        if (run.output or {}).get("dry_run"):
+            _print_plan(sandbox, name, out)
         restored = None
         if restore and run.status == "SUCCEEDED":
             _print_notices(sandbox, queue, out)
@@ -256,10 +258,14 @@ def _run_in_sandbox(
         f"(in a browser: sunset report {name} --from {out_dir} --open)\n"
         f"Manifest: {target / 'manifest.json'}\nAudit:    {target / 'audit.jsonl'}\n"
     )
+    if output.get("plan"):
+        out.write(f"Plan:     {target / 'plan.json'} (a dry run: nothing was changed)\n")
     if not restore:
         out.write(
             "\nThe sandbox ends with this command. To see the service brought back from the "
-            "manifest too, add --restore (.venv/bin/sunset demo --restore).\n"
+            "manifest too, add --restore (.venv/bin/sunset demo --restore). To see the plan "
+            "first, with nothing changed: .venv/bin/sunset plan --input "
+            "events/decommission-sample.json --sandbox\n"
         )
     if restored is not None and restored.status != "SUCCEEDED":
         print(
@@ -373,26 +379,30 @@ def _start(args: argparse.Namespace, out: TextIO) -> int:
     return _watch(args, out, run_id=name)
 
 
-def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
-    """Run the dry run on `stack` (deployed or sandbox) and print its plan as a table."""
+def _print_plan(stack: Any, name: str, out: TextIO) -> str | None:
+    """Print dry run `name`'s plan as a table; the reason when it cannot be read, else None.
+
+    A dry run that failed half-way still shows what it had planned by then; one refused in
+    Prepare has no manifest, and nothing to show."""
     from sunset.artifacts import ArtifactStore
     from sunset.plan import build_plan, plan_table
 
-    run = _follow(stack, "decommission", planned_input, name, out)
-    if run is None:
-        return EXIT_RUN_FAILED
     store = ArtifactStore(stack.client("s3"), stack.outputs["ArtifactsBucketName"])
     try:
         manifest = store.load_manifest(name)
     except ManifestError as exc:
-        if run.status == "SUCCEEDED":
-            print(f"sunset: {exc}", file=sys.stderr)
-            return EXIT_RUN_FAILED
-        manifest = None  # refused in Prepare: the reason is the run's, below
-    if manifest is not None and manifest.inventory is not None:
-        # A dry run that failed half-way still shows what it had planned by then.
+        return str(exc)
+    if manifest.inventory is not None:
         out.write("\n" + plan_table(build_plan(manifest)))
-    report = (run.output or {}).get("report")
+    return None
+
+
+def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
+    """Run the dry run on `stack` (deployed or sandbox) and print its plan as a table."""
+    run = _follow(stack, "decommission", planned_input, name, out)
+    if run is None:
+        return EXIT_RUN_FAILED
+    unreadable = _print_plan(stack, name, out)
     if run.status != "SUCCEEDED":
         print(
             f"sunset: the dry run {name} failed, so a real run would fail too: "
@@ -400,7 +410,10 @@ def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
             file=sys.stderr,
         )
         return EXIT_RUN_FAILED
-    out.write(f"\nNothing was changed. Report: {report}\n")
+    if unreadable is not None:
+        print(f"sunset: {unreadable}", file=sys.stderr)
+        return EXIT_RUN_FAILED
+    out.write(f"\nNothing was changed. Report: {(run.output or {}).get('report')}\n")
     return EXIT_OK
 
 
