@@ -7,11 +7,13 @@ from contextlib import contextmanager
 from typing import Any
 from unittest.mock import patch
 
+import pytest
 from botocore.client import BaseClient
 
 from sunset.artifacts import parse_manifest
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
+from sunset.phases import finish
 from sunset.plan import Plan, changes_made, planned
 from tests.conftest import Inbox, artifact, lock_holder
 from tests.integration.servicestate import ServiceShape, service_state
@@ -75,7 +77,9 @@ def test_a_dry_run_changes_nothing_and_plans_exactly_what_the_real_run_then_does
     # Then the run succeeds, went through every step but the proof, and changed nothing
     assert dry.status == "SUCCEEDED", dry.cause
     assert dry.output["dry_run"] is True
-    assert dry.output["plan"].endswith("/runs/plan-first/plan.json")
+    assert dry.output["plan_uri"].endswith("/runs/plan-first/plan.json")
+    # and the plan it ends with, in its output, is the one in plan.json
+    assert Plan.model_validate(dry.output["plan"]) == _plan(sandbox, "plan-first")
     for state in ("Dry run?", "Back up", "Verify backups", "Remove API routes", "Stop endpoints"):
         assert state in dry.states_entered
     assert "Notice period" not in dry.states_entered
@@ -198,3 +202,17 @@ def test_a_dry_run_with_restore_tests_plans_them_as_part_of_the_backup(
     assert rows[f"rds-instance/{service.db_instance}"].backup == (
         "snapshot, waited for, verified, restore-tested"
     )
+
+
+def test_a_plan_too_big_for_the_execution_output_is_read_from_plan_json(
+    sandbox: Sandbox, service: SampleService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a limit the sample service's plan exceeds
+    monkeypatch.setattr(finish, "PLAN_INLINE_LIMIT", 1_000)
+    # When
+    run = sandbox.run("decommission", service.request(dry_run=True), name="plan-big")
+    # Then the output points to plan.json instead of carrying the plan
+    assert run.status == "SUCCEEDED", run.cause
+    assert run.output["plan"] is None
+    assert run.output["plan_uri"].endswith("/runs/plan-big/plan.json")
+    assert len(_plan(sandbox, "plan-big").resources) == 8

@@ -258,7 +258,7 @@ def _run_in_sandbox(
         f"(in a browser: sunset report {name} --from {out_dir} --open)\n"
         f"Manifest: {target / 'manifest.json'}\nAudit:    {target / 'audit.jsonl'}\n"
     )
-    if output.get("plan"):
+    if output.get("plan_uri"):
         out.write(f"Plan:     {target / 'plan.json'} (a dry run: nothing was changed)\n")
     if not restore:
         out.write(

@@ -22,6 +22,10 @@ from sunset.phases.results import RunOutcome
 from sunset.plan import build_plan, planned
 from sunset.report import render
 
+# The execution output, like every state, must stay under Step Functions' 256 KB; the plan of
+# a service of a few hundred resources fits in this, a bigger one is read from plan.json.
+PLAN_INLINE_LIMIT = 128 * 1024
+
 
 def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     """Write report.md, report.html and audit.jsonl from what is on record (manifest and runs
@@ -36,12 +40,15 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
     if manifest.inventory:
         counts["Protected, untouched"] = len(manifest.inventory.protected)
         counts["NOT handled by Sunset"] = len(manifest.inventory.not_handled)
-    plan_uri = None
+    plan, plan_uri = None, None
     if manifest.request.dry_run:
         counts["Planned changes"] = len(planned(manifest.actions))
         if manifest.inventory is not None:
             plan = build_plan(manifest)
-            plan_uri = kit.store.uri(kit.store.save_plan(run_id, plan.model_dump_json(indent=2)))
+            body = plan.model_dump_json(indent=2)
+            plan_uri = kit.store.uri(kit.store.save_plan(run_id, body))
+            if len(body.encode("utf-8")) > PLAN_INLINE_LIMIT:
+                plan = None  # too big for the execution output: plan.json has it
     return RunOutcome(
         run_id=run_id,
         service=manifest.service,
@@ -51,7 +58,8 @@ def write_artifacts(kit: Toolkit, run_id: str) -> RunOutcome:
         report=kit.store.uri(prefix + "report.md"),
         report_html=kit.store.uri(prefix + "report.html"),
         dry_run=manifest.request.dry_run,
-        plan=plan_uri,
+        plan=plan,
+        plan_uri=plan_uri,
         counts={label: n for label, n in counts.items() if n},
     )
 

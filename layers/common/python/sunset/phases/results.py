@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from sunset.plan import Plan
+
 
 class PhaseResult(BaseModel):
     phase: str
@@ -20,7 +22,10 @@ class RunOutcome(BaseModel):
     report: str
     report_html: str | None = None
     dry_run: bool = False
-    plan: str | None = None  # a dry run's plan.json
+    # A dry run's plan, in the output as long as it leaves room in Step Functions' 256 KB
+    # payload (PLAN_INLINE_LIMIT), and always in plan.json.
+    plan: Plan | None = None
+    plan_uri: str | None = None
     counts: dict[str, int] = {}
     error: str | None = None
     cause: str | None = None
