@@ -244,7 +244,7 @@ def test_plan_dry_runs_on_a_deployed_stack_and_prints_the_plan(
     table = out[out.index("Resource ") :]
     db = service.db_instance
     assert re.search(
-        rf"rds-instance/{db} +snapshot, waited for, verified +rds:StopDBInstance {db}\n", table
+        rf"rds-instance/{db} +snapshot taken and verified first +rds:StopDBInstance {db}\n", table
     )
     for endpoint in service.endpoints:
         assert f"sagemaker:DeleteEndpoint sagemaker-endpoint/{endpoint}" in table

@@ -96,7 +96,7 @@ def test_a_dry_run_changes_nothing_and_plans_exactly_what_the_real_run_then_does
     rows = {row.label: row for row in plan.resources}
     for endpoint in service.endpoints:
         row = rows[f"sagemaker-endpoint/{endpoint}"]
-        assert row.backup == "configuration captured, verified"
+        assert row.backup == "configuration captured and verified now"
         assert [c.action for c in row.changes] == [
             "application-autoscaling:DeregisterScalableTarget",
             "sagemaker:DeleteEndpoint",
@@ -108,7 +108,7 @@ def test_a_dry_run_changes_nothing_and_plans_exactly_what_the_real_run_then_does
     }
     database = rows[f"rds-instance/{service.db_instance}"]
     assert [c.action for c in database.backup_changes] == ["rds:CreateDBSnapshot"]
-    assert database.backup == "snapshot, waited for, verified"
+    assert database.backup == "snapshot taken and verified first"
     assert [c.action for c in database.changes] == ["rds:StopDBInstance"]
     for volume in service.volumes:
         assert rows[f"ebs-volume/{volume}"].changes == []
@@ -132,6 +132,10 @@ def test_a_dry_run_changes_nothing_and_plans_exactly_what_the_real_run_then_does
     made = changes_made(_actions(sandbox, "for-real"))
     assert len(made) > 20
     assert made == planned(_actions(sandbox, "plan-first"))
+    # and the plan people read (plan.json, resource by resource) holds each of them, no more
+    made_calls = [(action, resource) for action, resource in made if ":" in action]
+    assert sorted(plan.changes()) == sorted(made_calls)
+    assert plan.other_changes == []
     assert [n.phase for n in inbox.notices()] == plan.notices
 
 
@@ -151,7 +155,7 @@ def test_a_dry_run_plans_the_notice_period_and_the_approval_and_waits_for_neithe
     assert inbox.notices() == []
     # and the report says it was a dry run, with the plan in it
     report = artifact(sandbox, "plan-waits", "report.md")
-    assert "dry run" in report.lower()
+    assert "Dry run of **chat-assistant**: **nothing was changed**." in report
     assert "## Plan" in report
     assert "sagemaker:DeleteEndpoint" in report
 
@@ -176,6 +180,18 @@ def test_a_dry_run_finds_what_would_stop_the_real_run_and_rolls_nothing_back(
     assert lock_holder(sandbox, service.name) is None
     incident = [a for a in _actions(sandbox, "plan-late-route") if a.action == "notify INCIDENT"]
     assert [a.result for a in incident] == ["planned"]
+    # and its plan says where it stopped, and what it never got to plan
+    plan = _plan(sandbox, "plan-late-route")
+    assert plan.failed_step == "Remove API routes"
+    rows = {row.label: row for row in plan.resources}
+    for endpoint in service.endpoints:
+        assert rows[f"sagemaker-endpoint/{endpoint}"].then() == [
+            "not planned further: the dry run failed in Remove API routes before Stop "
+            "endpoints was done"
+        ]
+    report = artifact(sandbox, "plan-late-route", "report.md")
+    assert "The dry run failed in **Remove API routes**" in report
+    assert "Nothing was removed or stopped." in report
 
 
 def test_a_dry_run_cannot_be_restored_it_changed_nothing(
@@ -200,7 +216,7 @@ def test_a_dry_run_with_restore_tests_plans_them_as_part_of_the_backup(
     assert "Start restore tests" not in run.states_entered
     rows = {row.label: row for row in _plan(sandbox, "plan-tested").resources}
     assert rows[f"rds-instance/{service.db_instance}"].backup == (
-        "snapshot, waited for, verified, restore-tested"
+        "snapshot taken and verified first, restore-tested"
     )
 
 
@@ -216,3 +232,29 @@ def test_a_plan_too_big_for_the_execution_output_is_read_from_plan_json(
     assert run.output["plan"] is None
     assert run.output["plan_uri"].endswith("/runs/plan-big/plan.json")
     assert len(_plan(sandbox, "plan-big").resources) == 8
+
+
+def test_a_run_id_that_already_names_another_run_is_refused_before_anything_changes(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given a dry run on record, and its manifest found again under a new run's id (Step
+    # Functions gives an execution name out again after 90 days; the bucket keeps manifests)
+    dry = sandbox.run("decommission", service.request(dry_run=True), name="rehearsed")
+    assert dry.status == "SUCCEEDED", dry.cause
+    s3, bucket = sandbox.client("s3"), sandbox.outputs["ArtifactsBucketName"]
+    s3.copy_object(
+        Bucket=bucket,
+        Key="runs/reused/manifest.json",
+        CopySource={"Bucket": bucket, "Key": "runs/rehearsed/manifest.json"},
+    )
+    before = _world(sandbox, service)
+    # When a real run starts under that id
+    run = sandbox.run("decommission", service.request(), name="reused")
+    # Then it is refused in Prepare, naming the id, and nothing changed: the dry run's manifest
+    # would otherwise have made the real run's Journal plan instead of act, or the other way
+    assert run.status == "FAILED"
+    assert run.error == "InvalidRequest"
+    assert "run id reused already names a run started at" in run.cause
+    assert _world(sandbox, service) == before
+    assert inbox.notices() == []
+    assert lock_holder(sandbox, service.name) is None

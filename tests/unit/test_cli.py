@@ -208,3 +208,16 @@ def test_schema_prints_both_inputs_and_writes_the_files(
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["decommission-input.schema.json", "recommission-input.schema.json"]
     assert json.loads((tmp_path / files[0]).read_text()) == schemas["decommission-input"]
+
+
+def test_plan_names_a_wrong_dry_run_instead_of_overwriting_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # A plan sets dry_run itself, but only once the input as written is valid
+    bad = str(EVENTS / "malformed" / "dry-run-not-a-boolean.json")
+    assert main(["plan", "--input", bad]) == EXIT_USAGE
+    assert "dry_run: Input should be a valid boolean" in capsys.readouterr().err
+    # and --empty means nothing for a deployed stack, so it is refused there
+    sample = str(EVENTS / "decommission-minimal.json")
+    assert main(["plan", "--input", sample, "--empty"]) == EXIT_USAGE
+    assert "--empty goes with --sandbox" in capsys.readouterr().err

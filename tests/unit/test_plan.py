@@ -9,9 +9,18 @@ from typing import Any
 import pytest
 
 from sunset.journal import Journal
-from sunset.manifest import CAPTURED, Action, Check, Inventory, Manifest, Verification
+from sunset.manifest import (
+    CAPTURED,
+    Action,
+    Check,
+    Incident,
+    Inventory,
+    Manifest,
+    PhaseRecord,
+    Verification,
+)
 from sunset.notices import Notice
-from sunset.plan import build_plan, changes_made, plan_table, planned
+from sunset.plan import PlannedChange, build_plan, changes_made, plan_table, planned
 from sunset.request import parse_request
 from sunset.safety import gate
 from tests.unit.test_rules import INVENTORY
@@ -163,6 +172,7 @@ def test_the_plan_puts_each_change_under_its_resource_with_the_backup_first() ->
         ("Stop endpoints", "sagemaker:DeleteEndpoint", "sagemaker-endpoint/llm", "planned", None),
         ("Stop endpoints", "rds:StopDBInstance", "db", "planned", None),
         ("Stop endpoints", "skip database", "rds-cluster/cl", "skipped", "already stopped"),
+        ("Stop endpoints", "ec2:DeleteVolume", "vol-unknown", "planned", None),
     ]
     for phase, action, resource, result, detail in entries:
         manifest.actions.append(
@@ -183,7 +193,7 @@ def test_the_plan_puts_each_change_under_its_resource_with_the_backup_first() ->
         "application-autoscaling:DeregisterScalableTarget",
         "sagemaker:DeleteEndpoint",
     ]
-    assert rows["sagemaker-endpoint/llm"].backup == "configuration captured, verified"
+    assert rows["sagemaker-endpoint/llm"].backup == "configuration captured and verified now"
     assert [c.resource for c in rows["http-api/a1"].changes] == [
         "http-api/a1/stage/$default",
         "http-api/a1/route/GET /",
@@ -201,3 +211,40 @@ def test_the_plan_puts_each_change_under_its_resource_with_the_backup_first() ->
     assert "left alone: tagged sunset:protect=true" in table
     assert "ebs-volume/vol-1" in table and "kept as it is" in table
     assert "  - notice period: 3 d, until then" in table
+    # and a change no resource claims is shown apart, never dropped
+    assert plan.other_changes == [PlannedChange(action="ec2:DeleteVolume", resource="vol-unknown")]
+    assert "Other planned changes:\n  - ec2:DeleteVolume vol-unknown" in table
+    assert ("ec2:DeleteVolume", "vol-unknown") in plan.changes()
+
+
+def test_a_retried_phase_plans_each_change_once() -> None:
+    manifest, audit = _manifest(dry_run=True), _Audit()
+    for _attempt in range(2):
+        journal = Journal(manifest, audit, "Stop endpoints", lambda: T0)
+        journal.change("sagemaker:DeleteEndpoint", "sagemaker-endpoint/llm", _refuse)
+    assert planned(manifest.actions) == [("sagemaker:DeleteEndpoint", "sagemaker-endpoint/llm")]
+
+
+def test_a_failed_dry_run_says_what_it_never_got_to_plan() -> None:
+    # Given a dry run that failed in Remove API routes, after Back up and its checks
+    manifest = _manifest(dry_run=True)
+    _captures_verified(manifest)
+    _plan_snapshot(manifest, "ec2:CreateSnapshot", "vol-1")
+    for name in ("Prepare", "Back up", "Verify backups", "Checkpoint"):
+        manifest.phases.append(PhaseRecord(name=name, started_at=T0, status="succeeded"))
+    manifest.phases.append(PhaseRecord(name="Remove API routes", started_at=T0, status="failed"))
+    manifest.incident = Incident(failed_step="Remove API routes", error="E", cause="c", at=T0)
+    # When
+    plan = build_plan(manifest)
+    # Then
+    rows = {row.label: row for row in plan.resources}
+    assert plan.failed_step == "Remove API routes"
+    assert rows["sagemaker-endpoint/llm"].then() == [
+        "not planned further: the dry run failed in Remove API routes before Stop endpoints "
+        "was done"
+    ]
+    assert rows["http-api/a1"].not_reached is not None
+    # databases are kept unless stop_databases, so nothing was left unplanned for them
+    assert rows["rds-instance/db"].then() == ["kept as it is"]
+    assert rows["ebs-volume/vol-1"].backup == "snapshot taken and verified first"
+    assert "The dry run FAILED in Remove API routes" in plan_table(plan)

@@ -153,7 +153,7 @@ def print_runs(runs: list[dict[str, str]], out: TextIO) -> None:
         return
     out.write(f"{'RUN':<40} {'KIND':<13} {'SERVICE':<22} {'STATUS':<12} {'STARTED':<20}\n")
     for run in runs:
-        kind = run.get("kind", "decommission")
+        kind = "dry run" if run.get("dry_run") == "true" else run.get("kind", "decommission")
         started = run.get("started_at", "")[:19].replace("T", " ")
         note = f"  restores {run['restores']}" if run.get("restores") else ""
         out.write(
@@ -421,15 +421,17 @@ def _plan(args: argparse.Namespace, out: TextIO) -> int:
     """A dry run of the input, on a deployed stack or in the sandbox, printed as a plan."""
     from sunset.request import parse_request
 
+    if args.empty and not args.sandbox:
+        return _usage_error("--empty goes with --sandbox: a deployed stack is never seeded")
     execution_input = _read_input(args.input)
-    if isinstance(execution_input, dict):
-        if execution_input.get("dry_run") is False:
-            print(f"sunset: {args.input} says dry_run: false; a plan is a dry run", file=sys.stderr)
-        execution_input = {**execution_input, "dry_run": True}
     try:
+        # The input as written first: a wrong dry_run is named, not overwritten.
         parse_request(execution_input)
     except InvalidRequest as exc:
         return _usage_error(f"{args.input}: {exc}")
+    if execution_input.get("dry_run") is False:
+        print(f"sunset: {args.input} says dry_run: false; a plan is a dry run", file=sys.stderr)
+    execution_input = {**execution_input, "dry_run": True}
     name = args.name or _timestamped("plan")
     if not args.sandbox:
         return _plan_on(_stack(args), execution_input, name, out)

@@ -90,7 +90,13 @@ class Journal:
         In a dry run, record it as planned and return None instead: callers that read the
         response must say what they do without one."""
         if self.dry_run:
-            self.record(action, resource, "planned", detail="dry run: not done")
+            # A retried phase plans again what its first attempt planned: on record once, as a
+            # real run's retry finds its change already made.
+            if not any(
+                a.result == "planned" and a.action == action and a.resource == resource
+                for a in self._manifest.actions
+            ):
+                self.record(action, resource, "planned", detail="dry run: not done")
             return None
         try:
             response = call(*args, **kwargs)

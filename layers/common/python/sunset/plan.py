@@ -38,10 +38,23 @@ class PlannedResource(BaseModel):
         default_factory=list, description="the calls that remove or stop it, in order"
     )
     left_alone: str | None = Field(default=None, description="why it would not be changed")
+    not_reached: str | None = Field(
+        default=None,
+        description="a dry run that failed: the step that would change it never ran",
+    )
 
     @property
     def label(self) -> str:
         return f"{self.kind}/{self.resource_id}"
+
+    def then(self) -> list[str]:
+        """What happens to it after its backup, a line per change."""
+        if self.left_alone:
+            return [f"left alone: {self.left_alone}"]
+        lines = [f"{c.action} {c.resource}" for c in self.changes]
+        if self.not_reached:
+            lines.append(self.not_reached)
+        return lines or ["kept as it is"]
 
 
 class Plan(BaseModel):
@@ -52,6 +65,17 @@ class Plan(BaseModel):
     resources: list[PlannedResource]
     notices: list[str] = Field(description="the notices a real run sends, in order")
     untouched: list[str] = Field(description="resources of the service no run changes, and why")
+    other_changes: list[PlannedChange] = Field(
+        default_factory=list, description="planned changes no inventory resource claims"
+    )
+    failed_step: str | None = Field(
+        default=None, description="where the dry run failed: a real run would fail there too"
+    )
+
+    def changes(self) -> list[tuple[str, str]]:
+        """Every planned change but the notices, (action, resource), resource by resource."""
+        every = [c for r in self.resources for c in (*r.backup_changes, *r.changes)]
+        return [(c.action, c.resource) for c in [*every, *self.other_changes]]
 
 
 def changes_made(actions: list[Action]) -> list[tuple[str, str]]:
@@ -92,28 +116,53 @@ def _owner(action: Action, inventory: Inventory) -> tuple[ResourceKind, str] | N
     return None
 
 
-def _backup(manifest: Manifest, kind: ResourceKind, resource_id: str, planned: bool) -> str:
-    if kind in SNAPSHOT_ACTION:
-        if not planned:
-            return "no snapshot planned"
-        tested = ", restore-tested" if manifest.request.backup.restore_test else ""
-        return f"snapshot, waited for, verified{tested}"
-    verification = manifest.backups.verification_for(kind, resource_id)
+# The step that changes each kind of resource, when a run changes it at all.
+_CHANGED_IN: dict[ResourceKind, str] = {
+    "sagemaker-endpoint": "Stop endpoints",
+    "http-api": "Remove API routes",
+    "rest-api": "Remove API routes",
+    "rds-instance": "Stop endpoints",
+    "rds-cluster": "Stop endpoints",
+}
+
+
+def _backup(manifest: Manifest, row: PlannedResource, done: set[str]) -> str:
+    if row.kind in SNAPSHOT_ACTION:
+        if row.backup_changes:
+            tested = ", restore-tested" if manifest.request.backup.restore_test else ""
+            return f"snapshot taken and verified first{tested}"
+        return "no snapshot planned" if "Back up" in done else "not reached"
+    verification = manifest.backups.verification_for(row.kind, row.resource_id)
     if verification is None or verification.backup != CAPTURED:
-        return "configuration not captured"
+        return "configuration not captured" if "Verify backups" in done else "not reached"
     if not verification.verified:
         return "configuration captured, but it does NOT match what is live"
-    return "configuration captured, verified"
+    return "configuration captured and verified now"
+
+
+def _not_reached(manifest: Manifest, row: PlannedResource, done: set[str]) -> str | None:
+    step = _CHANGED_IN.get(row.kind)
+    if step is None or step in done or row.left_alone:
+        return None
+    if row.kind.startswith("rds-") and not manifest.request.stop_databases:
+        return None
+    failed = manifest.incident.failed_step if manifest.incident else "an earlier step"
+    return f"not planned further: the dry run failed in {failed} before {step} was done"
 
 
 def build_plan(manifest: Manifest) -> Plan:
-    """The plan of a dry run, from its manifest: per resource, the backup and then the changes."""
+    """The plan of a dry run, from its manifest: per resource, the backup and then the changes.
+
+    Every planned change lands somewhere: under its resource, or in `other_changes` when no
+    inventory resource claims it. A dry run that failed says, per resource, what it never got
+    to plan."""
     inventory = manifest.require_inventory()
     rows: dict[tuple[ResourceKind, str], PlannedResource] = {}
     for kind, resource_id in inventory.backed_up_resources():
         rows[(kind, resource_id)] = PlannedResource(kind=kind, resource_id=resource_id, backup="")
     notices: list[str] = []
     waits: list[str] = []
+    other: list[PlannedChange] = []
     for action in manifest.actions:
         if action.result not in ("planned", "skipped"):
             continue
@@ -123,18 +172,22 @@ def build_plan(manifest: Manifest) -> Plan:
         if action.action.startswith("wait "):
             waits.append(f"{action.action.removeprefix('wait ')}: {action.detail}")
             continue
+        change = PlannedChange(action=action.action, resource=action.resource)
         owner = _owner(action, inventory)
         row = rows.get(owner) if owner else None
         if row is None:
-            continue
-        if action.result == "skipped":
+            if action.result == "planned":
+                other.append(change)
+        elif action.result == "skipped":
             row.left_alone = action.detail
         elif action.action == SNAPSHOT_ACTION.get(row.kind):
-            row.backup_changes.append(PlannedChange(action=action.action, resource=action.resource))
+            row.backup_changes.append(change)
         else:
-            row.changes.append(PlannedChange(action=action.action, resource=action.resource))
-    for (kind, resource_id), row in rows.items():
-        row.backup = _backup(manifest, kind, resource_id, bool(row.backup_changes))
+            row.changes.append(change)
+    done = {phase.name for phase in manifest.phases if phase.status == "succeeded"}
+    for row in rows.values():
+        row.backup = _backup(manifest, row, done)
+        row.not_reached = _not_reached(manifest, row, done)
     untouched = [
         f"{p.kind}/{p.resource_id}: tagged sunset:protect=true" for p in inventory.protected
     ]
@@ -146,29 +199,28 @@ def build_plan(manifest: Manifest) -> Plan:
         resources=list(rows.values()),
         notices=notices,
         untouched=untouched,
+        other_changes=other,
+        failed_step=manifest.incident.failed_step if manifest.incident else None,
     )
-
-
-def _then(row: PlannedResource) -> list[str]:
-    if row.left_alone:
-        return [f"left alone: {row.left_alone}"]
-    if not row.changes:
-        return ["kept as it is"]
-    return [f"{c.action} {c.resource}" for c in row.changes]
 
 
 def plan_table(plan: Plan) -> str:
     """The plan as a fixed-width table people read in a terminal, one change per line."""
     header = ("Resource", "Backup first", "Then")
-    rows = [(r.label, r.backup, _then(r)) for r in plan.resources]
+    rows = [(r.label, r.backup, r.then()) for r in plan.resources]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(2)]
     lines = [f"Plan for {plan.service} (dry run {plan.run_id}: nothing was changed)", ""]
+    if plan.failed_step:
+        lines += [f"The dry run FAILED in {plan.failed_step}: a real run would fail there too.", ""]
     lines.append(f"{header[0]:<{widths[0]}}  {header[1]:<{widths[1]}}  {header[2]}")
     lines.append(f"{'-' * widths[0]}  {'-' * widths[1]}  {'-' * 4}")
     for label, backup, then in rows:
         for i, change in enumerate(then):
             first = (label, backup) if i == 0 else ("", "")
             lines.append(f"{first[0]:<{widths[0]}}  {first[1]:<{widths[1]}}  {change}".rstrip())
+    if plan.other_changes:
+        lines += ["", "Other planned changes:"]
+        lines += [f"  - {c.action} {c.resource}" for c in plan.other_changes]
     if plan.waits:
         lines += ["", "Before anything changes:", *(f"  - {w}" for w in plan.waits)]
     lines += ["", "Notices: " + (", ".join(plan.notices) or "none")]

@@ -230,11 +230,8 @@ class DecommissionRequest(_Strict):
             description="IANA zone (Europe/Paris) the notices also give the cutoff in",
         ),
     ] = "UTC"
-    # Strict: only JSON true or false. A run must never guess whether "no" or 0 meant
-    # "change nothing".
     dry_run: bool = Field(
         default=False,
-        strict=True,
         description=(
             "true: change nothing; run every step, record each change as 'planned' and end "
             "with the plan (per resource: what would be done, and the backup that comes first)"

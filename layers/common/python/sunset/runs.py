@@ -97,6 +97,7 @@ class RunsTable:
         status: str,
         started_at: datetime,
         restores: str | None = None,
+        dry_run: bool = False,
     ) -> None:
         """Record a run; `restores` names the decommission run a recommission brings back."""
         item = {
@@ -110,6 +111,8 @@ class RunsTable:
         }
         if restores:
             item["restores"] = {"S": restores}
+        if dry_run:
+            item["dry_run"] = {"S": "true"}
         try:
             # Execution names are unique per state machine only: a recommission named like a
             # decommission run (or the other way round) must not overwrite its record.

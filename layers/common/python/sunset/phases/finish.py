@@ -90,7 +90,9 @@ def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
             journal.notify(kit.notifier, notices.completed(run, manifest, report_uri))
     finally:
         outcome = write_artifacts(kit, run.run_id)
-    metrics.add_metric(name="RunsSucceeded", unit="Count", value=1)
+    # A rehearsal is not a shutdown: dry runs are counted apart, so dashboards stay true.
+    dry = "DryRuns" if run.request.dry_run else "Runs"
+    metrics.add_metric(name=f"{dry}Succeeded", unit="Count", value=1)
     return outcome
 
 
@@ -176,5 +178,6 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
                 journal.notify(kit.notifier, notice)
     finally:
         outcome = write_artifacts(kit, run.run_id)
-    metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+    dry = "DryRuns" if run.request.dry_run else "Runs"
+    metrics.add_metric(name=f"{dry}Failed", unit="Count", value=1)
     return outcome.model_copy(update={"cause": f"{event.failed_step} failed: {error}: {cause}"})

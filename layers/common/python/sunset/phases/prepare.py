@@ -38,12 +38,23 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
     """Validate the execution input, then take the service's lock and record the run.
 
     Validation comes first and makes no AWS call, so bad input changes nothing. Re-running
-    Prepare for the same run id finds its own lock and manifest and carries on. If anything
+    Prepare in the same execution finds its own lock and manifest and carries on; another run
+    under the same id is refused. If anything
     fails once the lock is taken, the lock is released again: the ASL ends a failed Prepare
     without the incident path, so nothing else would.
     """
     request = parse_request(raw_input)
     cutoff = shutdown_starts_at(request, started_at)
+    earlier = kit.store.load_manifest(run_id) if kit.store.manifest_exists(run_id) else None
+    if earlier is not None and (earlier.started_at != started_at or earlier.request != request):
+        # Not this execution retrying Prepare, but another run of the same name (Step Functions
+        # frees a name after 90 days). Carrying on would mix two runs in one manifest, and the
+        # manifest's request, not this input, decides whether the Journal changes anything.
+        raise InvalidRequest(
+            f"invalid request: run id {run_id} already names a run started at "
+            f"{earlier.started_at:%Y-%m-%dT%H:%M:%SZ}; give this execution another name; "
+            "nothing was done"
+        )
     # The lock must outlive the notice period and the wait for approval, or a second run could
     # start on the service while this one waits. A dry run waits for neither.
     waiting = 0.0 if request.dry_run else (cutoff - started_at).total_seconds()
@@ -60,8 +71,8 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             request=request,
             cutoff=cutoff,
         )
-        if kit.store.manifest_exists(run_id):
-            manifest = kit.store.load_manifest(run_id)
+        if earlier is not None:
+            manifest = earlier
         else:
             manifest = Manifest(
                 run_id=run_id,
@@ -70,7 +81,7 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
                 started_at=started_at,
                 cutoff=cutoff,
             )
-        kit.runs.put_run(run_id, request.service, "RUNNING", started_at)
+        kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
         now = kit.now()
         manifest.phases.append(
             PhaseRecord(name="Prepare", started_at=now, ended_at=now, status="succeeded")

@@ -144,20 +144,27 @@ def _plan(manifest: Manifest) -> Section | None:
     plan = build_plan(manifest)
     rows: list[list[object]] = []
     for row in plan.resources:
-        if row.left_alone:
-            then = f"left alone: {row.left_alone}"
-        elif row.changes:
-            then = "; ".join(f"{c.action} `{c.resource}`" for c in row.changes)
-        else:
-            then = "kept as it is"
-        rows.append([f"`{row.label}`", row.backup, then])
+        rows.append([f"`{row.label}`", row.backup, "; ".join(row.then())])
     blocks: list[Block] = [
         Paragraph(
             "Every step ran its real code, reads and checks included; each call that would "
             "change AWS was recorded as planned instead (result `planned` in the audit trail)."
         ),
-        Table(["Resource", "Backup first", "Then"], rows),
     ]
+    if plan.failed_step:
+        blocks.append(
+            Callout(
+                f"The dry run failed in **{plan.failed_step}**: a real run would fail there "
+                "too, and the plan stops where it did (see Incident).",
+                "bad",
+            )
+        )
+    blocks.append(Table(["Resource", "Backup first", "Then"], rows))
+    if plan.other_changes:
+        blocks += [
+            Subheading("Other planned changes"),
+            Bullets([f"{c.action} `{c.resource}`" for c in plan.other_changes]),
+        ]
     if plan.waits:
         blocks += [Subheading("Before anything changes"), Bullets(plan.waits)]
     blocks += [
@@ -382,7 +389,8 @@ def _backups(manifest: Manifest) -> Section:
 
 
 def _removed(audit: list[Action]) -> Section:
-    changes = [a for a in audit if a.is_removal]
+    # Done or tried; a dry run's planned removals are in its Plan, not here.
+    changes = [a for a in audit if a.is_removal and a.result != "planned"]
     return Section(
         "removed",
         "What was removed and stopped",
