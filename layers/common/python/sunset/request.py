@@ -359,14 +359,24 @@ def parse_request(raw: object) -> DecommissionRequest:
         raise InvalidRequest(describe_validation_error(exc)) from None
 
 
+def _field_name(part: object) -> str:
+    """A part of a field path as people read it. Keys come from the input (an unknown field, a
+    tag key), so one that is long or holds a line break or an invisible character is shown
+    quoted and cut: the refusal stays one readable line, whatever was sent."""
+    text = str(part)
+    if len(text) <= 64 and text.isprintable():
+        return text
+    return repr(text[:32]) + ("…" if len(text) > 32 else "")
+
+
 def describe_validation_error(exc: object) -> str:
-    """One line per problem, each naming the field by its dotted path."""
+    """All problems on one line, each naming the field by its dotted path."""
     from pydantic import ValidationError
 
     assert isinstance(exc, ValidationError)
     problems = []
     for error in exc.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in error["loc"]) or "(input)"
+        field = ".".join(_field_name(part) for part in error["loc"]) or "(input)"
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown field"
