@@ -40,10 +40,11 @@ demo: $(STAMP)                  ## decommission the sample AI service in the san
 test: $(STAMP) $(AWSCLI_STAMP)  ## unit and sandbox integration tests
 	$(BIN)/pytest
 
-lint: $(STAMP)                  ## ruff and mypy
+lint: $(STAMP)                  ## ruff, mypy, and least privilege in template.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python -m sunset.local.least_privilege template.yaml
 
 validate: $(SAM_STAMP)          ## sam validate --lint and cfn-lint (no AWS account needed)
 	$(SAM) validate --lint --region us-east-1

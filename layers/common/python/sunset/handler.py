@@ -53,7 +53,10 @@ def throttling_as_retryable() -> Iterator[None]:
 def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseModel]) -> Handler:
     """A Lambda handler: parse the event into `event_model`, call `call`, return its dump."""
 
-    @logger.inject_lambda_context(clear_state=True)
+    # log_event=False pins event logging off, whatever POWERTOOLS_LOGGER_LOG_EVENT says: events
+    # carry approval task tokens, which answer for a person (tests/integration/
+    # test_no_secrets_logged.py). The one line logged per step says how it ended.
+    @logger.inject_lambda_context(clear_state=True, log_event=False)
     @tracer.capture_lambda_handler
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         parsed = event_model.model_validate(event)
@@ -62,7 +65,9 @@ def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseM
         )
         logger.append_keys(run_id=run_id)
         with throttling_as_retryable():
-            return call(parsed, toolkit_from_env(os.environ)).model_dump(mode="json")
+            result = call(parsed, toolkit_from_env(os.environ)).model_dump(mode="json")
+        logger.info("step done", extra={"outcome": result.get("summary") or result.get("status")})
+        return result
 
     return handler
 
