@@ -175,9 +175,7 @@ def test_an_unknown_field_at_any_level_is_refused_by_its_name(where: str, name: 
     fields = (
         DecommissionRequest.model_fields
         if not where
-        else (
-            DecommissionRequest.model_fields[where].annotation.model_fields
-        )
+        else DecommissionRequest.model_fields[where].annotation.model_fields
     )
     if name in fields or "." in name:
         return
