@@ -11,6 +11,8 @@ from moto import mock_aws
 
 from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.manifest import Action
+from sunset.phases.prepare import lock_lifetime
+from sunset.request import parse_request
 from sunset.runs import RunsTable
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -96,3 +98,28 @@ def test_a_restore_cannot_take_over_the_record_of_a_run_with_its_name(
     assert record is not None and record["status"] == "SUCCEEDED"
     runs.put_run("r1", "svc", "RUNNING", now, restores="dup")
     runs.put_run("r1", "svc", "RUNNING", now, restores="dup")
+
+
+def test_a_lock_outlives_every_wait_its_run_may_spend() -> None:
+    # Given a run with a day's notice, an approval, week-long snapshots tested by restoring
+    started = datetime(2026, 11, 26, tzinfo=UTC)
+    request = parse_request(
+        {
+            "service": "svc",
+            "selector": {"tags": {"app": "svc"}},
+            "reason": "r",
+            "notice_seconds": 86_400,
+            "approval": {"required": True, "timeout_seconds": 3_600},
+            "backup": {"poll_seconds": 3_600, "deadline_seconds": 604_800, "restore_test": True},
+            "validation": {"quiet_period_seconds": 600},
+        }
+    )
+    cutoff = started + timedelta(days=1)
+    # When
+    lifetime = lock_lifetime(request, started, cutoff, margin_seconds=7_200)
+    # Then no wait can outlast it: another run could otherwise take the service over mid-run
+    waits = 86_400 + 3_600 + 2 * 604_800 + 1_800 + 30 + 600
+    assert lifetime == waits + 7_200
+    # while a dry run, which waits for nothing, holds it for the margin alone
+    rehearsal = request.model_copy(update={"dry_run": True})
+    assert lock_lifetime(rehearsal, started, cutoff, margin_seconds=7_200) == 7_200

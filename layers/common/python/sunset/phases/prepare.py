@@ -34,6 +34,29 @@ def shutdown_starts_at(request: DecommissionRequest, started_at: datetime) -> da
     return whole if whole == moment else whole + timedelta(seconds=1)
 
 
+def lock_lifetime(
+    request: DecommissionRequest, started_at: datetime, cutoff: datetime, margin_seconds: int
+) -> int:
+    """How long a run holds its service's lock: every wait it may legitimately spend, plus the
+    margin (LockTtlSeconds) for the steps themselves.
+
+    A lock that expired while its run still waited (a notice period, an approval, an Aurora
+    snapshot that takes days) could be taken over by a second run, and both would act on the
+    service. A dry run waits for none of it."""
+    if request.dry_run:
+        return margin_seconds
+    waits = (cutoff - started_at).total_seconds()
+    if request.approval.required:
+        waits += request.approval.timeout_seconds
+    backup, validation = request.backup, request.validation
+    # Restore tests get the backup deadline again; validation may wait out endpoint deletions,
+    # then the grace and quiet periods.
+    waits += backup.deadline_seconds * (2 if backup.restore_test else 1)
+    waits += validation.deadline_seconds + validation.grace_seconds
+    waits += validation.quiet_period_seconds
+    return margin_seconds + math.ceil(waits)
+
+
 def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) -> RunContext:
     """Validate the execution input, then take the service's lock and record the run.
 
@@ -55,13 +78,11 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             f"{earlier.started_at:%Y-%m-%dT%H:%M:%SZ}; give this execution another name; "
             "nothing was done"
         )
-    # The lock must outlive the notice period and the wait for approval, or a second run could
-    # start on the service while this one waits. A dry run waits for neither.
-    waiting = 0.0 if request.dry_run else (cutoff - started_at).total_seconds()
-    if request.approval.required and not request.dry_run:
-        waiting += request.approval.timeout_seconds
     kit.runs.acquire_lock(
-        request.service, run_id, kit.now(), kit.lock_ttl_seconds + math.ceil(waiting)
+        request.service,
+        run_id,
+        kit.now(),
+        lock_lifetime(request, started_at, cutoff, kit.lock_ttl_seconds),
     )
     try:
         run = RunContext(
