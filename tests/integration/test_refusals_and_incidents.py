@@ -11,7 +11,9 @@ import pytest
 
 from sunset.local import Run, Sandbox
 from sunset.local.sample import SampleService, seed_sample_service
-from tests.conftest import Inbox, lock_holder
+from tests.conftest import FAST, Inbox, lock_holder
+from tests.integration.servicestate import service_state
+from tests.integration.test_recommission import sample_shape
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 MALFORMED = json.loads((EVENTS / "malformed" / "EXPECTED.json").read_text())
@@ -208,3 +210,36 @@ def test_a_selector_that_matches_nothing_is_an_error_not_a_silent_success(
     assert run.status == "FAILED"
     assert run.error == "NothingToDecommission"
     _untouched(sandbox, service)
+
+
+def test_a_run_whose_lock_was_taken_over_changes_nothing_more_and_leaves_the_lock(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given a run whose lock goes to a newer run while it waits at the checkpoint (as when a
+    # run is stuck past its lock's lifetime)
+    before = service_state(sandbox, sample_shape(service))
+    table = sandbox.outputs["RunsTableName"]
+
+    def taken_over(_function: str, _event: dict[str, Any]) -> None:
+        sandbox.client("dynamodb").put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"LOCK#{service.name}"},
+                "sk": {"S": "LOCK"},
+                "run_id": {"S": "newer"},
+                "acquired_at": {"S": "2026-11-26T00:00:00+00:00"},
+                "expires_at": {"N": "9999999999"},
+            },
+        )
+
+    sandbox.before("CutAccessFunction", taken_over)
+    # When
+    run = sandbox.run("decommission", service.request(backup=FAST), name="stale")
+    # Then it stopped before removing anything, said why, and left the newer run's lock alone
+    assert run.status == "FAILED"
+    assert "stale no longer holds the lock on service 'chat-assistant' (held by newer)" in (
+        run.cause or ""
+    )
+    assert service_state(sandbox, sample_shape(service)) == before
+    assert lock_holder(sandbox, service.name) == "newer"
+    assert inbox.wait_for("INCIDENT").attributes["run_id"] == "stale"

@@ -53,10 +53,20 @@ def test_the_holder_may_take_its_lock_again(runs: RunsTable) -> None:
     assert runs.lock_holder("svc") == "run-a"
 
 
-def test_an_expired_lock_can_be_taken_over(runs: RunsTable) -> None:
+def test_an_expired_lock_can_be_taken_over_and_the_stale_run_then_stops(
+    runs: RunsTable,
+) -> None:
     runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=60)
+    runs.require_lock("svc", "run-a")
     runs.acquire_lock("svc", "run-b", NOW + timedelta(seconds=61), ttl_seconds=60)
     assert runs.lock_holder("svc") == "run-b"
+    # The stale run is refused at its next change, and cannot release the newer run's lock
+    with pytest.raises(ServiceLocked, match=r"run-a no longer holds the lock .*\(held by run-b\)"):
+        runs.require_lock("svc", "run-a")
+    assert runs.release_lock("svc", "run-a") is False
+    runs.release_lock("svc", "run-b")
+    with pytest.raises(ServiceLocked, match=r"\(released\)"):
+        runs.require_lock("svc", "run-b")
 
 
 def test_a_run_never_releases_another_runs_lock(runs: RunsTable) -> None:

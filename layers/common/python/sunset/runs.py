@@ -75,6 +75,19 @@ class RunsTable:
         ).get("Item")
         return item["run_id"]["S"] if item else None
 
+    def require_lock(self, service: str, holder: str) -> None:
+        """Refuse to go on unless `holder` still holds the service's lock.
+
+        A lock outlives every wait its run may spend (sunset.phases.prepare.lock_lifetime), but
+        a run stuck past it may find its lock taken over by a newer run. Every step that changes
+        the service checks first, so two runs never act on one service: the stale one stops."""
+        current = self.lock_holder(service)
+        if current != holder:
+            raise ServiceLocked(
+                f"{holder} no longer holds the lock on service {service!r} "
+                f"({'held by ' + current if current else 'released'}): it changes nothing more"
+            )
+
     def release_lock(self, service: str, run_id: str) -> bool:
         """Release the lock if this run holds it; never release another run's lock."""
         try:

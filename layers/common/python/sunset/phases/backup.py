@@ -233,6 +233,7 @@ def capture_rest_api(aws: AwsClients, api_id: str) -> RestApiCapture:
 def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
     """Send STARTED, start every snapshot, capture every configuration."""
     with running_phase(kit, run, "Back up") as (manifest, journal):
+        kit.runs.require_lock(run.service, run.run_id)
         journal.notify(kit.notifier, notices.started(run))
         inventory = manifest.require_inventory()
         _snapshot_volumes(manifest, journal, kit.aws, kit.now)

@@ -199,6 +199,7 @@ def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
     """Cut client access: every route of the service's APIs, each after its capture is on record."""
     removed: list[str] = []
     with running_phase(kit, run, "Remove API routes") as (manifest, journal):
+        kit.runs.require_lock(run.service, run.run_id)
         inventory = manifest.require_inventory()
         for http in inventory.http_apis:
             require_recoverable(manifest, "http-api", http.api_id)

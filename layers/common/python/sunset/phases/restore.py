@@ -310,6 +310,7 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
     pending: list[str | None] = []
     broken: list[str] = []
     with running_phase(kit, run, "Restart compute") as (manifest, journal):
+        kit.runs.require_lock(run.service, restore.lock_holder)
         record = manifest.restore(restore.restore_id)
         for endpoint in manifest.require_inventory().endpoints:
             capture = manifest.backups.endpoints.get(endpoint.name)

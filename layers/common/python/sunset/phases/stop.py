@@ -131,6 +131,7 @@ def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
     """Deregister autoscaling and delete each endpoint; stop databases when the request says so."""
     outcome = notices.StopOutcome()
     with running_phase(kit, run, "Stop endpoints") as (manifest, journal):
+        kit.runs.require_lock(run.service, run.run_id)
         _delete_endpoints(kit.aws, journal, manifest, outcome)
         if run.request.stop_databases:
             _stop_databases(kit.aws, journal, manifest, outcome)
