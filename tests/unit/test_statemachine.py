@@ -55,7 +55,7 @@ def test_every_task_retries_with_backoff_and_jitter(machine: str) -> None:
         ), name
         if state["Resource"] == "arn:aws:states:::lambda:invoke":
             retried = {error for rule in state["Retry"] for error in rule["ErrorEquals"]}
-            assert retried >= LAMBDA_TRANSIENT | {"AwsThrottled"}, name
+            assert retried >= LAMBDA_TRANSIENT | {"AwsThrottled", "AwsTransient"}, name
 
 
 @pytest.mark.parametrize("machine", list(MACHINES))

@@ -79,6 +79,13 @@ class AwsThrottled(SunsetError):
     """AWS throttled a call; the state machine retries the step with backoff and jitter."""
 
 
+class AwsTransient(SunsetError):
+    """AWS failed in a way that passes (an internal error, a service unavailable, no answer in
+    time); the state machine retries the step with backoff and jitter. Every step reads the
+    state again before it changes anything, so a retry after a change that did happen does not
+    make it twice."""
+
+
 # The AWS error codes that mean "slow down and try again", across the services Sunset calls.
 THROTTLING_CODES = frozenset(
     {
@@ -92,5 +99,19 @@ THROTTLING_CODES = frozenset(
         "ProvisionedThroughputExceededException",
         "SlowDown",
         "LimitExceededException",
+    }
+)
+# The AWS error codes of a failure on AWS's side that a later attempt may not meet.
+TRANSIENT_CODES = frozenset(
+    {
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "InternalServerException",
+        "InternalServiceError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+        "RequestTimeoutException",
     }
 )

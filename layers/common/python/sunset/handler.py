@@ -13,9 +13,8 @@ from pydantic import BaseModel
 
 from sunset.artifacts import ArtifactStore
 from sunset.aws.clients import shared_clients
-from sunset.aws.errors import error_code
+from sunset.aws.errors import NO_ANSWER, retry_as
 from sunset.context import RunContext, StepEvent
-from sunset.errors import THROTTLING_CODES, AwsThrottled
 from sunset.journal import Toolkit
 from sunset.notices import Notifier
 from sunset.observability import logger, tracer
@@ -40,13 +39,16 @@ def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
 
 
 @contextmanager
-def throttling_as_retryable() -> Iterator[None]:
-    """Report a throttled call as AwsThrottled, the error name the ASL retries with backoff."""
+def aws_failures_as_retryable() -> Iterator[None]:
+    """Report a throttled call as AwsThrottled and a passing failure as AwsTransient: the error
+    names the ASL retries with backoff and jitter. The SDK itself makes one attempt per call
+    (sunset.aws.clients), so a step is retried in one place only."""
     try:
         yield
-    except ClientError as exc:
-        if error_code(exc) in THROTTLING_CODES:
-            raise AwsThrottled(str(exc)) from exc
+    except (ClientError, *NO_ANSWER) as exc:
+        retryable = retry_as(exc)
+        if retryable is not None:
+            raise retryable(str(exc)) from exc
         raise
 
 
@@ -64,7 +66,7 @@ def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseM
             getattr(parsed, "run", None), "run_id", None
         )
         logger.append_keys(run_id=run_id)
-        with throttling_as_retryable():
+        with aws_failures_as_retryable():
             result = call(parsed, toolkit_from_env(os.environ)).model_dump(mode="json")
         logger.info("step done", extra={"outcome": result.get("summary") or result.get("status")})
         return result

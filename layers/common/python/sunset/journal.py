@@ -21,9 +21,9 @@ from botocore.exceptions import ClientError
 
 from sunset.artifacts import ArtifactStore
 from sunset.aws.clients import AwsClients
-from sunset.aws.errors import error_code, error_message, request_id
+from sunset.aws.errors import NO_ANSWER, error_code, error_message, request_id, retry_as
 from sunset.context import RunContext
-from sunset.errors import THROTTLING_CODES, AwsCallFailed, AwsThrottled
+from sunset.errors import AwsCallFailed, AwsThrottled, AwsTransient
 from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord
 from sunset.notices import Notice, Notifier
 from sunset.runs import RunsTable
@@ -102,9 +102,27 @@ class Journal:
             response = call(*args, **kwargs)
         except ClientError as exc:
             self.record(action, resource, "failed", request_id(exc), error_message(exc))
-            if error_code(exc) in THROTTLING_CODES:
+            retryable = retry_as(exc)
+            if retryable is AwsThrottled:
                 raise AwsThrottled(f"{action} on {resource} was throttled") from exc
+            if retryable is AwsTransient:
+                raise AwsTransient(
+                    f"{action} on {resource} failed on AWS's side ({error_code(exc)}); "
+                    "the step is retried"
+                ) from exc
             raise AwsCallFailed(action, resource, error_code(exc), error_message(exc)) from exc
+        except NO_ANSWER as exc:
+            # The change may or may not have happened: the retried step reads the state again
+            # (a route already gone is not deleted twice, a snapshot already started is adopted).
+            self.record(
+                action,
+                resource,
+                "failed",
+                detail=f"no answer ({type(exc).__name__}): may have happened",
+            )
+            raise AwsTransient(
+                f"{action} on {resource} got no answer; the step is retried"
+            ) from exc
         self.record(action, resource, "ok", request_id(response))
         return response
 

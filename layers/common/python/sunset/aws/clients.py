@@ -8,14 +8,17 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-# The state machine retries whole steps with backoff; inside a step the SDK's standard mode
-# absorbs a short burst of throttling without multiplying attempts.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="sunset")
+# One attempt per call: the state machine retries the whole step, with backoff and jitter, on
+# AwsThrottled and AwsTransient (sunset.handler), and every step reads the state again before it
+# changes anything. An SDK retry under it would multiply the attempts (3 x 5) and hide them from
+# the execution history. botocore reads `max_attempts` as the number of RETRIES (1 gives two
+# attempts); `total_max_attempts` counts the first one too.
+_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1}, user_agent_extra="sunset")
 # Validate shutdown invokes endpoints that should be gone: one attempt each, and no longer than
 # SageMaker's own 60 s limit on a model's answer, so a live one cannot hold the phase past its
 # function's timeout.
 _PROBE_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 1},
+    retries={"mode": "standard", "total_max_attempts": 1},
     connect_timeout=5,
     read_timeout=65,
     user_agent_extra="sunset",

@@ -1,0 +1,130 @@
+"""AWS misbehaves mid-run: what passes is retried by the state machine, what does not is not.
+
+Faults are injected under the handlers' boto3 calls (the SDK makes one attempt per call, so the
+fault reaches the step as AWS would send it), only while a Sunset function runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import botocore.client
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from sunset.local import Sandbox
+from sunset.local.sample import SampleService
+from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.integration.servicestate import service_state
+from tests.integration.test_recommission import sample_shape
+
+Fault = Callable[[str], BaseException]
+
+
+def internal_failure(operation: str) -> BaseException:
+    return ClientError(
+        {
+            "Error": {"Code": "InternalFailure", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 500, "RequestId": "injected-500"},
+        },
+        operation,
+    )
+
+
+def access_denied(operation: str) -> BaseException:
+    return ClientError(
+        {
+            "Error": {"Code": "AccessDeniedException", "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "injected-403"},
+        },
+        operation,
+    )
+
+
+def read_timeout(operation: str) -> BaseException:
+    return ReadTimeoutError(endpoint_url=f"https://injected/{operation}")
+
+
+@contextmanager
+def faults(
+    sandbox: Sandbox, operation: str, fault: Fault, *, times: int, after_call: bool = False
+) -> Iterator[list[str]]:
+    """Make `operation` fail `times` times inside a handler; with `after_call`, the call goes
+    through first and only its answer is lost (a change made, then a timeout)."""
+    injected: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def failing(client: Any, name: str, params: Any) -> Any:
+        if name != operation or lambdas.current is None or len(injected) >= times:
+            return original(client, name, params)
+        injected.append(lambdas.current)
+        if after_call:
+            original(client, name, params)
+        raise fault(name)
+
+    botocore.client.BaseClient._make_api_call = failing
+    try:
+        yield injected
+    finally:
+        botocore.client.BaseClient._make_api_call = original
+
+
+def test_an_internal_error_on_a_change_is_retried_and_the_run_completes(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # When SageMaker fails the first endpoint deletion with a 500
+    with faults(sandbox, "DeleteEndpoint", internal_failure, times=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="flaky")
+    # Then the step was retried and the run completed, the failure on record
+    assert injected == ["StopFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    assert sandbox.client("sagemaker").list_endpoints()["Endpoints"] == []
+    deletions = [
+        (a["resource"], a["result"])
+        for a in manifest_of(sandbox, "flaky")["actions"]
+        if a["action"] == "sagemaker:DeleteEndpoint"
+    ]
+    assert [result for _, result in deletions].count("failed") == 1
+    assert {resource for resource, result in deletions if result == "ok"} == {
+        f"sagemaker-endpoint/{name}" for name in service.endpoints
+    }
+    assert "INCIDENT" not in [n.phase for n in inbox.notices()]
+
+
+def test_a_change_made_but_unanswered_is_not_made_twice_and_comes_back_on_restore(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    before = service_state(sandbox, sample_shape(service))
+    # When the first route deletion happens but its answer is lost
+    with faults(sandbox, "DeleteRoute", read_timeout, times=1, after_call=True) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="unanswered")
+    # Then the retried step found that route gone, removed the rest, and the run completed
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    routes = sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"]
+    assert routes == []
+    # and a recommission brings every route back, the unanswered one included
+    restore = sandbox.run("recommission", {"run_id": "unanswered", **FAST}, name="back")
+    assert restore.status == "SUCCEEDED", restore.cause
+    assert service_state(sandbox, sample_shape(service)) == before
+
+
+def test_access_denied_is_not_retried_and_the_run_rolls_back(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    before = service_state(sandbox, sample_shape(service))
+    # When every route deletion is denied
+    with faults(sandbox, "DeleteRoute", access_denied, times=1_000) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="denied")
+    # Then the step failed at once (one attempt: retrying cannot grant a permission), the run
+    # was rolled back, and the service is as it was
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "FAILED"
+    assert "Rolled back" in run.states_entered
+    assert "AccessDeniedException" in (run.cause or "")
+    assert service_state(sandbox, sample_shape(service)) == before
+    assert "ROLLED_BACK" in [n.phase for n in inbox.notices()]
+    assert lock_holder(sandbox, service.name) is None
