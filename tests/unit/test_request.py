@@ -69,6 +69,8 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
             {"timezone": "Mars/Olympus"},
             "timezone: Value error, 'Mars/Olympus' is not an IANA time zone",
         ),
+        # a folder of the zone database: ZoneInfo raises IsADirectoryError for it
+        ({"timezone": "America"}, "timezone: Value error, 'America' is not an IANA time zone"),
         ({"on_failure": "ignore"}, "on_failure: Input should be 'rollback' or 'halt'"),
         (
             {"approval": {"timeout_seconds": 0}},

@@ -278,7 +278,7 @@ class DecommissionRequest(_Strict):
     def _known_time_zone(cls, name: str) -> str:
         try:
             ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
             raise ValueError(
                 f"{name!r} is not an IANA time zone such as Europe/Paris or America/New_York"
             ) from None

@@ -44,7 +44,7 @@ def parse_local_time(at: str, timezone: str, now: datetime) -> datetime:
     the future."""
     try:
         zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "America" is a directory
         raise InvalidRequest(f"--tz: unknown time zone {timezone!r} (e.g. Europe/Paris)") from None
     try:
         naive = datetime.fromisoformat(at)
