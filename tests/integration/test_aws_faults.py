@@ -128,3 +128,67 @@ def test_access_denied_is_not_retried_and_the_run_rolls_back(
     assert service_state(sandbox, sample_shape(service)) == before
     assert "ROLLED_BACK" in [n.phase for n in inbox.notices()]
     assert lock_holder(sandbox, service.name) is None
+
+
+def test_a_retried_step_tells_people_once(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # When the first snapshot fails with a 500, after Back up has sent STARTED
+    with faults(sandbox, "CreateSnapshot", internal_failure, times=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="told-once")
+    # Then Back up was retried, and STARTED went out once
+    assert injected == ["BackupFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    assert [n.phase for n in inbox.notices()].count("STARTED") == 1
+    skipped = [
+        a
+        for a in manifest_of(sandbox, "told-once")["actions"]
+        if a["action"] == "notify STARTED" and a["result"] == "skipped"
+    ]
+    assert [a["detail"] for a in skipped] == ["sent by an earlier attempt"]
+
+
+def test_a_placeholder_half_made_by_a_failed_attempt_is_finished_on_retry(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # When the REST API's placeholder fails after its method was put (a 500 on PutIntegration)
+    with faults(sandbox, "PutIntegration", internal_failure, times=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="half-made")
+    # Then the retried step took its own half-made ANY / for what it is and finished the job
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    rest = sandbox.client("apigateway")
+    root = next(
+        r for r in rest.get_resources(restApiId=service.rest_api_id)["items"] if r["path"] == "/"
+    )
+    integration = rest.get_integration(
+        restApiId=service.rest_api_id, resourceId=root["id"], httpMethod="ANY"
+    )
+    assert integration["type"] == "MOCK"
+
+
+def test_an_endpoint_already_deleting_is_not_deleted_again_on_retry(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given endpoints that take a while to delete, as on AWS
+    sandbox.endpoints.hold_deletion(polls=3)
+    # When the first deletion happens but its answer is lost
+    with faults(sandbox, "DeleteEndpoint", read_timeout, times=1, after_call=True) as injected:
+        run = sandbox.run(
+            "decommission",
+            service.request(backup=FAST, validation={"poll_seconds": 1, "deadline_seconds": 60}),
+            name="deleting",
+        )
+    # Then the retried step saw it deleting and let it be, and the run completed
+    assert injected == ["StopFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    actions = manifest_of(sandbox, "deleting")["actions"]
+    first = f"sagemaker-endpoint/{service.endpoints[0]}"
+    assert [
+        (a["action"], a["result"], a["detail"])
+        for a in actions
+        if a["resource"] == first and a["phase"] == "Stop endpoints"
+    ] == [
+        ("sagemaker:DeleteEndpoint", "failed", "no answer (ReadTimeoutError): may have happened"),
+        ("skip endpoint", "skipped", "already deleting"),
+    ]

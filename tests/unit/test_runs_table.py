@@ -128,7 +128,7 @@ def test_a_lock_outlives_every_wait_its_run_may_spend() -> None:
     # When
     lifetime = lock_lifetime(request, started, cutoff, margin_seconds=7_200)
     # Then no wait can outlast it: another run could otherwise take the service over mid-run
-    waits = 86_400 + 3_600 + 2 * 604_800 + 1_800 + 30 + 600
+    waits = 86_400 + 3_600 + 2 * (604_800 + 3_600) + (1_800 + 30) + 30 + 600
     assert lifetime == waits + 7_200
     # while a dry run, which waits for nothing, holds it for the margin alone
     rehearsal = request.model_copy(update={"dry_run": True})

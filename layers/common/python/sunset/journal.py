@@ -48,12 +48,19 @@ class Toolkit:
 
 class Journal:
     def __init__(
-        self, manifest: Manifest, runs: RunsTable, phase: str, now: Callable[[], datetime]
+        self,
+        manifest: Manifest,
+        runs: RunsTable,
+        phase: str,
+        now: Callable[[], datetime],
+        since: datetime | None = None,
     ):
         self._manifest = manifest
         self._runs = runs
         self._phase = phase
         self._now = now
+        # When this phase's first attempt started: what it did since is this phase's own work.
+        self._since = since
         self.dry_run = manifest.request.dry_run
 
     def now(self) -> datetime:
@@ -127,9 +134,26 @@ class Journal:
         return response
 
     def notify(self, notifier: Notifier, notice: Notice) -> str:
-        """Send a notice and record that people were told."""
-        response = self.change(f"notify {notice.phase}", notifier.topic_arn, notifier.send, notice)
+        """Send a notice and record that people were told; once per phase, however often the
+        state machine retries the step. APPROVAL is sent again: each attempt of the approval
+        step waits on a new task token, which only its own notice carries."""
+        action = f"notify {notice.phase}"
+        if notice.phase != "APPROVAL" and self._sent_already(action, notifier.topic_arn):
+            self.record(action, notifier.topic_arn, "skipped", detail="sent by an earlier attempt")
+            return ""
+        response = self.change(action, notifier.topic_arn, notifier.send, notice)
         return "" if response is None else str(response.get("MessageId", ""))
+
+    def _sent_already(self, action: str, topic_arn: str) -> bool:
+        since = self._since
+        return since is not None and any(
+            a.action == action
+            and a.resource == topic_arn
+            and a.phase == self._phase
+            and a.result == "ok"
+            and a.at >= since
+            for a in self._manifest.actions
+        )
 
 
 @contextmanager
@@ -145,7 +169,7 @@ def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Ma
         record = PhaseRecord(name=name, started_at=kit.now(), status="running")
         manifest.phases.append(record)
     try:
-        yield manifest, Journal(manifest, kit.runs, name, kit.now)
+        yield manifest, Journal(manifest, kit.runs, name, kit.now, since=record.started_at)
     except BaseException:
         record.status, record.ended_at = "failed", kit.now()
         kit.store.save_manifest(manifest)

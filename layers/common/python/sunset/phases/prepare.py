@@ -51,8 +51,10 @@ def lock_lifetime(
     backup, validation = request.backup, request.validation
     # Restore tests get the backup deadline again; validation may wait out endpoint deletions,
     # then the grace and quiet periods.
-    waits += backup.deadline_seconds * (2 if backup.restore_test else 1)
-    waits += validation.deadline_seconds + validation.grace_seconds
+    # Each loop may overshoot its deadline by one poll.
+    loops = 2 if backup.restore_test else 1
+    waits += (backup.deadline_seconds + backup.poll_seconds) * loops
+    waits += validation.deadline_seconds + validation.poll_seconds + validation.grace_seconds
     waits += validation.quiet_period_seconds
     return margin_seconds + math.ceil(waits)
 

@@ -118,7 +118,10 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
         poll_seconds=request.poll_seconds,
         deadline_seconds=request.deadline_seconds,
     )
-    kit.runs.acquire_lock(run.service, holder, kit.now(), kit.lock_ttl_seconds)
+    # Held through the whole wait for compute, like a decommission's lock (prepare.lock_lifetime).
+    kit.runs.acquire_lock(
+        run.service, holder, kit.now(), kit.lock_ttl_seconds + request.deadline_seconds
+    )
     try:
         kit.runs.put_run(
             event.restore_id, run.service, "RUNNING", event.started_at, restores=run.run_id
@@ -145,7 +148,9 @@ def begin_rollback(event: FailureEvent, kit: Toolkit) -> RestoreContext:
     run = event.run
     error = event.error.get("Error", "Unknown")
     cause = readable_cause(event.error.get("Cause", ""))
-    kit.runs.acquire_lock(run.service, run.run_id, kit.now(), kit.lock_ttl_seconds)
+    kit.runs.acquire_lock(
+        run.service, run.run_id, kit.now(), kit.lock_ttl_seconds + ROLLBACK_DEADLINE_SECONDS
+    )
     with running_phase(kit, run, "Begin rollback") as (manifest, journal):
         manifest.incident = Incident(
             failed_step=event.failed_step, error=error, cause=cause, at=kit.now()

@@ -36,6 +36,14 @@ def _delete_endpoints(
         if current is None:
             journal.record("skip endpoint", resource, "skipped", detail="already deleted")
             continue
+        if current.get("EndpointStatus") == "Deleting":
+            # On AWS an endpoint deletes for minutes: a retried step meets its own deletion,
+            # which a second DeleteEndpoint would answer with a ValidationException.
+            journal.record("skip endpoint", resource, "skipped", detail="already deleting")
+            outcome.stopped.append(
+                f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
+            )
+            continue
         if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
             journal.record("skip endpoint", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
             outcome.left_running.append(
