@@ -96,3 +96,34 @@ def test_the_artifacts_bucket_refuses_every_request_without_tls() -> None:
     assert deny["Principal"] == "*" and deny["Action"] == "s3:*"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert len(deny["Resource"]) == 2  # the bucket and every object in it
+
+
+def test_every_form_a_grant_can_take_is_read() -> None:
+    # A statement given alone rather than in a list
+    alone = {"Effect": "Allow", "Action": "sns:Publish", "Resource": "*"}
+    single = {
+        "Fn": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"Policies": [{"Statement": alone}]},
+        }
+    }
+    assert check({"Resources": single})[0].startswith("Fn: sns:Publish changes things")
+    # NotAction and NotResource grant what they do not name
+    negated = {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+    assert "grants everything it does not name" in check(_function([negated]))[0]
+    # An IAM policy resource, and managed policies
+    policy = {
+        "Type": "AWS::IAM::Policy",
+        "Properties": {"PolicyDocument": {"Statement": [alone]}, "Roles": ["r"]},
+    }
+    assert check({"Resources": {"P": policy}})[0].startswith("P: sns:Publish changes things")
+    role = {
+        "Type": "AWS::IAM::Role",
+        "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+    }
+    assert (
+        "managed policy arn:aws:iam::aws:policy/AdministratorAccess"
+        in check({"Resources": {"R": role}})[0]
+    )
+    named = {"Type": "AWS::Serverless::Function", "Properties": {"Policies": ["AWSLambdaRole"]}}
+    assert "managed policy AWSLambdaRole" in check({"Resources": {"F": named}})[0]

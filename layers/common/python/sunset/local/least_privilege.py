@@ -30,6 +30,7 @@ from typing import Any
 
 from sunset.local.template import load_template
 
+IAM_POLICY_TYPES = frozenset({"AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"})
 # Verbs that only read. API Gateway's management API authorises by HTTP verb: GET reads.
 READ_VERBS = ("Describe", "List", "Get", "Head", "BatchGet", "Query", "Scan", "Search", "Lookup")
 READ_ACTIONS = frozenset({"apigateway:GET", "logs:FilterLogEvents"})
@@ -44,8 +45,8 @@ def _statements(node: Any) -> Iterator[dict[str, Any]]:
     """Every statement under a resource's policies, whatever form the policies take."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "Statement" and isinstance(value, list):
-                yield from (s for s in value if isinstance(s, dict))
+            if key == "Statement":
+                yield from (s for s in _listed(value) if isinstance(s, dict))
             else:
                 yield from _statements(value)
     elif isinstance(node, list):
@@ -62,7 +63,19 @@ def check(template: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     for name, resource in template.get("Resources", {}).items():
         properties = resource.get("Properties") or {}
+        # A function's or state machine's `Policies`, an IAM role's inline policies, or an IAM
+        # policy resource's document.
         policies = properties.get("Policies")
+        if resource.get("Type") in IAM_POLICY_TYPES:
+            policies = properties.get("PolicyDocument")
+        for managed in [
+            *_listed(properties.get("ManagedPolicyArns") or []),
+            *(p for p in _listed(policies or []) if isinstance(p, str)),
+        ]:
+            problems.append(
+                f"{name}: managed policy {managed} grants what this check cannot see; "
+                "write the statements out"
+            )
         if policies is None:
             continue
         justified: dict[str, str] = (
@@ -71,6 +84,13 @@ def check(template: dict[str, Any]) -> list[str]:
         unscoped: set[str] = set()
         for statement in _statements(policies):
             if statement.get("Effect") != "Allow":
+                continue
+            negated = sorted({"NotAction", "NotResource"} & set(statement))
+            if negated:
+                problems.append(
+                    f"{name}: an Allow with {' and '.join(negated)} grants everything it does "
+                    "not name; name what is allowed"
+                )
                 continue
             everywhere = "*" in _listed(statement.get("Resource"))
             for action in _listed(statement.get("Action")):
