@@ -110,7 +110,7 @@ FACTS = {
     "STARTED": {"next"},
     "BACKED_UP": {"snapshots", "captured", "verified", "comparisons", "restore_tests_passed"},
     "ACCESS_REMOVED": {"removed"},
-    "STOPPED": {"stopped", "left_running"},
+    "STOPPED": {"stopped", "left_running", "restarted_by_aws"},
     "COMPLETED": {
         "removed_or_stopped",
         "actions_recorded",
@@ -178,7 +178,11 @@ def test_facts_say_what_the_text_says() -> None:
     assert by_phase["BACKED_UP"].facts["snapshots"] == [
         {"kind": "ebs", "source_id": "vol-1", "snapshot_id": "snap-1", "status": "completed"}
     ]
-    assert by_phase["STOPPED"].facts == {"stopped": ["endpoint llm"], "left_running": ["db"]}
+    assert by_phase["STOPPED"].facts == {
+        "stopped": ["endpoint llm"],
+        "left_running": ["db"],
+        "restarted_by_aws": [],
+    }
     completed = by_phase["COMPLETED"].facts
     assert completed["report"] == REPORT and completed["validation"]["proven"] is False
 

@@ -514,12 +514,17 @@ class StopOutcome:
 
     stopped: list[str] = field(default_factory=list)
     left_running: list[str] = field(default_factory=list)
+    # Databases AWS will start again by itself, and when (RDS_MAX_STOPPED after their stop).
+    restarted_by_aws: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def stopped(run: RunContext, outcome: StopOutcome) -> Notice:
     """STOPPED: the compute that was stopped, and what was left running and why."""
     listing = "\n".join(f"- {item}" for item in outcome.stopped) or "- nothing was running"
     left = "\n".join(f"- {item}" for item in outcome.left_running)
+    restarts = "\n".join(
+        f"- {label}: on {moment:%Y-%m-%d %H:%M UTC}" for label, moment in outcome.restarted_by_aws
+    )
     return _notice(
         "STOPPED",
         run.run_id,
@@ -528,10 +533,23 @@ def stopped(run: RunContext, outcome: StopOutcome) -> Notice:
         [
             f"Stopped (configuration kept for a restore):\n{listing}",
             f"NOT stopped, still running:\n{left}" if left else "",
+            f"AWS starts a database that has been stopped for 7 days again by itself, and the "
+            f"downtime is longer. These will be running again:\n{restarts}\nStop them again "
+            "before then (aws rds stop-db-instance / stop-db-cluster), or delete them: their "
+            "snapshots are kept."
+            if restarts
+            else "",
             _footer(run),
         ],
         contacts=run.request.contacts,
-        facts={"stopped": list(outcome.stopped), "left_running": list(outcome.left_running)},
+        facts={
+            "stopped": list(outcome.stopped),
+            "left_running": list(outcome.left_running),
+            "restarted_by_aws": [
+                {"resource": label, "at": moment.isoformat()}
+                for label, moment in outcome.restarted_by_aws
+            ],
+        },
     )
 
 

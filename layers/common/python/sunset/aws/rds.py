@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code
 from sunset.tags import as_tag_list
+
+# RDS starts a stopped DB instance or Aurora cluster again by itself once it has been stopped
+# this long, to keep it up to date with maintenance (RDS and Aurora user guides, "Stopping ...
+# temporarily"). A longer shutdown must stop it again, or delete it.
+MAX_STOPPED = timedelta(days=7)
 
 
 def db_instances(rds: Any) -> Iterator[dict[str, Any]]:

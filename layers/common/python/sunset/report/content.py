@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sunset.aws import rds
 from sunset.manifest import Action, Inventory, Manifest, PhaseRecord, RestoreRecord, removals
 from sunset.plan import build_plan, planned
 from sunset.report.document import (
@@ -388,13 +389,38 @@ def _backups(manifest: Manifest) -> Section:
     return Section("backups", "Backups", blocks)
 
 
-def _removed(audit: list[Action]) -> Section:
+_DATABASE_STOPS = ("rds:StopDBInstance", "rds:StopDBCluster")
+
+
+def _restarted_by_aws(manifest: Manifest, audit: list[Action]) -> list[Block]:
+    """A warning for each database AWS will start again before the downtime is over."""
+    downtime = manifest.request.downtime
+    if downtime is not None and downtime <= rds.MAX_STOPPED:
+        return []
+    stops = [a for a in audit if a.action in _DATABASE_STOPS and a.result == "ok"]
+    if not stops:
+        return []
+    return [
+        Callout(
+            "AWS starts a database that has been stopped for 7 days again by itself, and this "
+            "downtime is longer: stop it again before then, or delete it (its snapshot is kept).",
+            "warn",
+        ),
+        Table(
+            ["Database", "Stopped", "Running again by"],
+            [[f"`{a.resource}`", _at(a.at), _at(a.at + rds.MAX_STOPPED)] for a in stops],
+        ),
+    ]
+
+
+def _removed(manifest: Manifest, audit: list[Action]) -> Section:
     # Done or tried; a dry run's planned removals are in its Plan, not here.
     changes = [a for a in audit if a.is_removal and a.result != "planned"]
     return Section(
         "removed",
         "What was removed and stopped",
         [
+            *_restarted_by_aws(manifest, audit),
             Table(
                 ["Time", "Action", "Resource", "Result", "Request id", "Detail"],
                 [
@@ -403,7 +429,7 @@ def _removed(audit: list[Action]) -> Section:
                 ],
             )
             if changes
-            else Paragraph("Nothing was removed or stopped.")
+            else Paragraph("Nothing was removed or stopped."),
         ],
     )
 
@@ -617,7 +643,7 @@ def build_report(manifest: Manifest, audit: list[Action], now: datetime) -> Repo
         _incident(manifest),
         _inventory(manifest),
         _backups(manifest),
-        _removed(audit),
+        _removed(manifest, audit),
         _validation(manifest),
         _restores(manifest),
         _audit(audit),
