@@ -145,14 +145,21 @@ class Journal:
         return "" if response is None else str(response.get("MessageId", ""))
 
     def _sent_already(self, action: str, topic_arn: str) -> bool:
+        """Whether an earlier attempt of this phase sent it. Read from the audit trail, which
+        is written the moment a notice goes out, not from the manifest, which an attempt that
+        died never saved. A step that dies between SNS taking the notice and this record sends
+        it again: notices are at least once."""
         since = self._since
-        return since is not None and any(
+        if since is None:
+            return False
+        earlier = [*self._manifest.actions, *self._runs.audit_entries(self._manifest.run_id)]
+        return any(
             a.action == action
             and a.resource == topic_arn
             and a.phase == self._phase
             and a.result == "ok"
             and a.at >= since
-            for a in self._manifest.actions
+            for a in earlier
         )
 
 
