@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import botocore.client
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, ApiCall, Inbox, api_calls, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -53,23 +52,19 @@ def faults(
     """Make `operation` fail `times` times inside a handler; with `after_call`, the call goes
     through first and only its answer is lost (a change made, then a timeout)."""
     injected: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
     lambdas = sandbox.lambdas
     assert lambdas is not None
 
-    def failing(client: Any, name: str, params: Any) -> Any:
+    def failing(call: ApiCall, client: Any, name: str, params: Any) -> Any:
         if name != operation or lambdas.current is None or len(injected) >= times:
-            return original(client, name, params)
+            return call(client, name, params)
         injected.append(lambdas.current)
         if after_call:
-            original(client, name, params)
+            call(client, name, params)
         raise fault(name)
 
-    botocore.client.BaseClient._make_api_call = failing
-    try:
+    with api_calls(failing):
         yield injected
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 def test_an_internal_error_on_a_change_is_retried_and_the_run_completes(

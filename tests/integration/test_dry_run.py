@@ -5,17 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from unittest.mock import patch
 
 import pytest
-from botocore.client import BaseClient
 
 from sunset.artifacts import parse_manifest
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
 from sunset.phases import finish
 from sunset.plan import Plan, changes_made, planned
-from tests.conftest import Inbox, artifact, lock_holder
+from tests.conftest import ApiCall, Inbox, api_calls, artifact, lock_holder
 from tests.integration.servicestate import ServiceShape, service_state
 
 
@@ -47,13 +45,12 @@ READS = ("Describe", "List", "Get", "Head", "Query", "Scan", "FilterLogEvents")
 def calls_made() -> Iterator[list[tuple[str, str]]]:
     """Every AWS API call made in the process meanwhile: (service, operation)."""
     made: list[tuple[str, str]] = []
-    original = BaseClient._make_api_call
 
-    def recording(client: BaseClient, operation: str, params: Any) -> Any:
+    def recording(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
         made.append((client.meta.service_model.service_name, operation))
-        return original(client, operation, params)
+        return call(client, operation, params)
 
-    with patch.object(BaseClient, "_make_api_call", recording):
+    with api_calls(recording):
         yield made
 
 

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import botocore.client
 import pytest
 
 from sunset.artifacts import ArtifactStore
@@ -33,7 +32,7 @@ from sunset.phases.stop import stop_compute
 from sunset.phases.validate import validate_shutdown
 from sunset.phases.verify import check_backups, pass_checkpoint, verify_backups
 from sunset.runs import RunsTable
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, ApiCall, Inbox, api_calls, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -45,21 +44,17 @@ class Interrupted(Exception):
 @contextmanager
 def dies_after(operation: str) -> Iterator[None]:
     """The first `operation` call goes through, then the phase dies before it hears back."""
-    original = botocore.client.BaseClient._make_api_call
     done: list[str] = []
 
-    def once(client: Any, name: str, params: Any) -> Any:
-        response = original(client, name, params)
+    def once(call: ApiCall, client: Any, name: str, params: Any) -> Any:
+        response = call(client, name, params)
         if name == operation and not done:
             done.append(name)
             raise Interrupted(operation)
         return response
 
-    botocore.client.BaseClient._make_api_call = once
-    try:
+    with api_calls(once):
         yield
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 def test_every_phase_run_twice_even_interrupted_does_nothing_twice(

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore.client
 import pytest
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
 from sunset.local.template import load_template
+from tests.conftest import ApiCall, api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 # What SAM's policy templates grant (the parts Sunset's functions rely on).
@@ -74,20 +74,16 @@ def _action(service_model: Any, operation: str) -> str:
 def calls(sandbox: Sandbox) -> Iterator[set[tuple[str, str]]]:
     """(function logical id, IAM action) for every call made inside a handler."""
     recorded: set[tuple[str, str]] = set()
-    original = botocore.client.BaseClient._make_api_call
     lambdas = sandbox.lambdas
     assert lambdas is not None
 
-    def record(client: Any, operation: str, params: Any) -> Any:
+    def record(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
         if lambdas.current is not None:
             recorded.add((lambdas.current, _action(client.meta.service_model, operation)))
-        return original(client, operation, params)
+        return call(client, operation, params)
 
-    botocore.client.BaseClient._make_api_call = record
-    try:
+    with api_calls(record):
         yield recorded
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 def test_every_call_is_allowed_by_the_functions_own_policy(
