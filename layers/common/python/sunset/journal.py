@@ -59,7 +59,8 @@ class Journal:
         self._runs = runs
         self._phase = phase
         self._now = now
-        # When this phase's first attempt started: what it did since is this phase's own work.
+        # When this phase's first attempt started, if this is a later attempt: what was done
+        # since is this phase's own work. None for a first attempt.
         self._since = since
         self.dry_run = manifest.request.dry_run
 
@@ -168,7 +169,8 @@ def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Ma
     """Load the run's manifest, mark the phase, and save the manifest however the phase ends."""
     manifest = kit.store.load_manifest(run.run_id)
     last = manifest.phases[-1] if manifest.phases else None
-    if last is not None and last.name == name:
+    again = last is not None and last.name == name
+    if last is not None and again:
         # A phase polled in a loop (or retried) shows once, spanning all its attempts.
         record = last
         record.status = "running"
@@ -176,7 +178,10 @@ def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Ma
         record = PhaseRecord(name=name, started_at=kit.now(), status="running")
         manifest.phases.append(record)
     try:
-        yield manifest, Journal(manifest, kit.runs, name, kit.now, since=record.started_at)
+        # Only a later attempt can meet what an earlier one did: a first attempt reads no
+        # audit trail before each notice.
+        since = record.started_at if again else None
+        yield manifest, Journal(manifest, kit.runs, name, kit.now, since=since)
     except BaseException:
         record.status, record.ended_at = "failed", kit.now()
         kit.store.save_manifest(manifest)

@@ -514,7 +514,7 @@ class StopOutcome:
 
     stopped: list[str] = field(default_factory=list)
     left_running: list[str] = field(default_factory=list)
-    # Databases AWS will start again by itself, and when (RDS_MAX_STOPPED after their stop).
+    # Databases AWS will start again by itself, and when (rds.MAX_STOPPED after their stop).
     restarted_by_aws: list[tuple[str, datetime]] = field(default_factory=list)
 
 

@@ -17,6 +17,12 @@ from sunset.tags import as_tag_list
 MAX_STOPPED = timedelta(days=7)
 
 
+def restarts_before_return(downtime: timedelta | None) -> bool:
+    """Whether AWS starts a database stopped for `downtime` (None: for good) again before the
+    downtime is over."""
+    return downtime is None or downtime > MAX_STOPPED
+
+
 def db_instances(rds: Any) -> Iterator[dict[str, Any]]:
     """Every DB instance, tags included (DescribeDBInstances returns TagList)."""
     for page in rds.get_paginator("describe_db_instances").paginate():

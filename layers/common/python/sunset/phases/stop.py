@@ -133,8 +133,7 @@ def _stop_databases(
             continue
         journal.change(action, identifier, stop, aws.rds, identifier)
         outcome.stopped.append(f"{label} {identifier}")
-        downtime = manifest.request.downtime
-        if downtime is None or downtime > rds.MAX_STOPPED:
+        if rds.restarts_before_return(manifest.request.downtime):
             outcome.restarted_by_aws.append(
                 (f"{label} {identifier}", journal.now() + rds.MAX_STOPPED)
             )

@@ -394,8 +394,7 @@ _DATABASE_STOPS = ("rds:StopDBInstance", "rds:StopDBCluster")
 
 def _restarted_by_aws(manifest: Manifest, audit: list[Action]) -> list[Block]:
     """A warning for each database AWS will start again before the downtime is over."""
-    downtime = manifest.request.downtime
-    if downtime is not None and downtime <= rds.MAX_STOPPED:
+    if not rds.restarts_before_return(manifest.request.downtime):
         return []
     stops = [a for a in audit if a.action in _DATABASE_STOPS and a.result == "ok"]
     if not stops:
