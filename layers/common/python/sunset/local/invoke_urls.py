@@ -241,8 +241,12 @@ class InvokeUrls:
         self._server = _Server(self)
         host, port = self._server.server_address[:2]
         self.base_url = f"http://{host!s}:{port}"
+        # A short poll: shutdown() waits for serve_forever to notice, 0.5 s by default.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-invoke-urls", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-invoke-urls",
+            daemon=True,
         )
         self._thread.start()
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import TracebackType
@@ -21,10 +23,12 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-from sunset.executions import ExecutionError, Executions
+from sunset.executions import ExecutionError, Executions, Run
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
 from sunset.local.endpoints import EndpointControl
+from sunset.local.execution_events import ExecutionStatusEvents
 from sunset.local.http_deployments import HttpDeployments
+from sunset.local.interpreter import ParsedDefinitions, RetryPauses
 from sunset.local.invoke_urls import ENDPOINT_VARIABLE, InvokeUrls
 from sunset.local.lambda_runtime import Hook, InProcessLambdas
 from sunset.local.runtime import InvokeEndpointFromTable
@@ -76,6 +80,9 @@ class Sandbox(Executions):
 
     `invoke_urls` serves the API Gateway invoke URLs from moto's state at its `base_url`, which
     the sandbox puts in SUNSET_EXECUTE_API_ENDPOINT while it runs.
+
+    `retry_pause_scale` shortens the state machine's pauses between retries (0.01: a 2 s pause
+    lasts 20 ms) for tests that inject many faults; attempts and states are unchanged.
     """
 
     def __init__(
@@ -85,6 +92,7 @@ class Sandbox(Executions):
         root: Path | None = None,
         stack_name: str = "sunset",
         parameters: dict[str, str] | None = None,
+        retry_pause_scale: float = 1.0,
     ) -> None:
         self.region = region
         self.root = root or find_root()
@@ -100,6 +108,9 @@ class Sandbox(Executions):
         self._autoscaling = PoliciesGoWithTheirTarget()
         self.invoke_urls = InvokeUrls()
         self._invoke_endpoint = InvokeEndpointFromTable()
+        self._parsed_definitions = ParsedDefinitions()
+        self._retry_pauses = RetryPauses(retry_pause_scale)
+        self._execution_events = ExecutionStatusEvents(self.client)
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -118,6 +129,8 @@ class Sandbox(Executions):
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         try:
+            self._parsed_definitions.install()
+            self._retry_pauses.install()
             self.session = boto3.Session(
                 botocore_session=_botocore_session(), region_name=self.region
             )
@@ -134,6 +147,7 @@ class Sandbox(Executions):
             self._autoscaling.install()
             self.invoke_urls.install()
             self._invoke_endpoint.install()
+            self._execution_events.install()
             self._saved_env.setdefault(ENDPOINT_VARIABLE, os.environ.get(ENDPOINT_VARIABLE))
             os.environ[ENDPOINT_VARIABLE] = str(self.invoke_urls.base_url)
         except BaseException:
@@ -147,8 +161,11 @@ class Sandbox(Executions):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._execution_events.uninstall()
         self._invoke_endpoint.uninstall()
         self.invoke_urls.uninstall()
+        self._parsed_definitions.uninstall()
+        self._retry_pauses.uninstall()
         self._autoscaling.uninstall()
         self._http_deployments.uninstall()
         self.endpoints.uninstall()
@@ -178,6 +195,31 @@ class Sandbox(Executions):
         if service not in self._clients:
             self._clients[service] = self.session.client(service)
         return self._clients[service]
+
+    def wait(
+        self,
+        execution_arn: str,
+        *,
+        timeout: float = 300.0,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Run:
+        """As Executions.wait; without `on_event`, it first watches the execution in moto's
+        memory. Polling DescribeExecution every 20 ms costs ~10 ms of serialization per call,
+        under the GIL the execution's thread needs: about a third of a run's time."""
+        if on_event is None:
+            self._until_settled(execution_arn, timeout)
+        return super().wait(execution_arn, timeout=timeout, on_event=on_event)
+
+    def _until_settled(self, execution_arn: str, timeout: float) -> None:
+        from moto.stepfunctions.responses import get_backend
+
+        account, region = execution_arn.split(":")[4], execution_arn.split(":")[3]
+        backend = get_backend(account, region)
+        deadline = time.monotonic() + timeout
+        while getattr(backend.describe_execution(execution_arn), "status", None) == "RUNNING":
+            if time.monotonic() > deadline:
+                raise SandboxError(f"{execution_arn} still running after {timeout:.0f} s")
+            time.sleep(self.poll_interval)
 
     def serve(self, port: int, host: str = "127.0.0.1") -> Any:
         """Answer the AWS API over HTTP on host:port, from this sandbox's state, so that the AWS

@@ -10,6 +10,8 @@ or output whose Condition is false is left out, as CloudFormation leaves it out.
 
 from __future__ import annotations
 
+import copy
+import functools
 import io
 import json
 import re
@@ -83,6 +85,15 @@ for _tag in (
 
 
 def load_template(path: Path) -> dict[str, Any]:
+    """The template as data; a copy of it, so that callers may change what they get."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed_template(path.resolve(), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_template(path: Path, mtime_ns: int, size: int) -> dict[str, Any]:
+    # Parsing template.yaml takes ~0.5 s of pure Python, and every sandbox reads it: parse each
+    # version of the file once per process (the key changes when the file does).
     with path.open(encoding="utf-8") as handle:
         template = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     if not isinstance(template, dict) or "Resources" not in template:
@@ -121,6 +132,32 @@ def _merge_globals(properties: dict[str, Any], defaults: dict[str, Any]) -> dict
         else:
             merged[key] = value
     return merged
+
+
+def _event_rules(function_id: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The EventBridge rules SAM makes of a function's EventBridgeRule events, as it names
+    them (<function><event>), so that the template can refer to them as on AWS."""
+    rules: dict[str, Any] = {}
+    for event_id, event in properties.get("Events", {}).items():
+        if event.get("Type") != "EventBridgeRule":
+            raise TemplateError(
+                f"{function_id}.Events.{event_id}: the sandbox deploys EventBridgeRule events "
+                f"only, not {event.get('Type')}"
+            )
+        props = event.get("Properties", {})
+        target = {"Arn": {"Fn::GetAtt": [function_id, "Arn"]}, "Id": f"{function_id}{event_id}"}
+        for key in ("RetryPolicy", "DeadLetterConfig"):
+            if key in props:
+                target[key] = props[key]
+        rules[f"{function_id}{event_id}"] = {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "EventPattern": props["Pattern"],
+                "State": "ENABLED",
+                "Targets": [target],
+            },
+        }
+    return rules
 
 
 def _references(value: Any) -> set[str]:
@@ -302,12 +339,13 @@ class StackDeployer:
             if self.holds(resource.get("Condition"))
         }
         function_globals = self.template.get("Globals", {}).get("Function", {})
-        for logical_id, resource in resources.items():
+        for logical_id, resource in list(resources.items()):
             if resource["Type"] == "AWS::Serverless::Function":
                 resources[logical_id] = {
                     **resource,
                     "Properties": _merge_globals(resource.get("Properties", {}), function_globals),
                 }
+                resources.update(_event_rules(logical_id, resource.get("Properties", {})))
         creators: dict[str, Callable[[str, dict[str, Any]], None]] = {
             "AWS::KMS::Key": self._kms_key,
             "AWS::SNS::Topic": self._sns_topic,
@@ -320,8 +358,10 @@ class StackDeployer:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::SQS::Queue": self._sqs_queue,
+            "AWS::SQS::QueuePolicy": self._sqs_queue_policy,
             "AWS::IAM::Role": self._iam_role,
             "AWS::Scheduler::Schedule": self._schedule,
+            "AWS::Events::Rule": self._events_rule,
         }
         for logical_id in self._order(resources):
             resource_type = resources[logical_id]["Type"]
@@ -374,6 +414,7 @@ class StackDeployer:
             "FilterPolicy",
             "FilterPolicyScope",
             "RawMessageDelivery",
+            "RedrivePolicy",
         }
         _refuse_unknown(logical_id, props, known)
         attributes = {}
@@ -383,6 +424,8 @@ class StackDeployer:
             attributes["FilterPolicyScope"] = props.get("FilterPolicyScope", "MessageAttributes")
         if "RawMessageDelivery" in props:
             attributes["RawMessageDelivery"] = str(props["RawMessageDelivery"]).lower()
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
         # moto confirms email subscriptions at once and delivers nothing to them; AWS sends
         # the address a confirmation link first.
         arn = self._client("sns").subscribe(
@@ -496,6 +539,26 @@ class StackDeployer:
         ]
         self.physical[logical_id] = url
         self.attributes[logical_id] = {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+    def _sqs_queue_policy(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        _refuse_unknown(logical_id, props, {"Queues", "PolicyDocument"})
+        policy = json.dumps(props["PolicyDocument"])
+        for url in props["Queues"]:
+            self._client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": policy})
+        self.physical[logical_id] = logical_id
+
+    def _events_rule(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        _refuse_unknown(logical_id, props, {"EventPattern", "State", "Targets"})
+        events = self._client("events")
+        name = self._name(logical_id, 64)
+        arn = events.put_rule(
+            Name=name, EventPattern=json.dumps(props["EventPattern"]), State=props["State"]
+        )["RuleArn"]
+        events.put_targets(Rule=name, Targets=props["Targets"])
+        self.physical[logical_id] = name
+        self.attributes[logical_id] = {"Arn": arn}
 
     def _iam_role(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)
