@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 AWSCLI_VENV  := .venv-awscli
 AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 
-.PHONY: install demo test lint validate build deploy clean
+.PHONY: install demo test faults lint validate build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 $(SAM_STAMP):
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli cfn-lint-serverless
 	touch $(SAM_STAMP)
 
 $(AWSCLI_STAMP):
@@ -40,15 +40,18 @@ demo: $(STAMP)                  ## decommission the sample AI service in the san
 test: $(STAMP) $(AWSCLI_STAMP)  ## unit and sandbox integration tests
 	$(BIN)/pytest
 
+faults: $(STAMP)                ## the fault matrix: every AWS call site x every fault (minutes)
+	$(BIN)/pytest -m faults tests/faults
+
 lint: $(STAMP)                  ## ruff, mypy, and least privilege in template.yaml
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m sunset.local.least_privilege template.yaml
 
-validate: $(SAM_STAMP)          ## sam validate --lint and cfn-lint (no AWS account needed)
+validate: $(SAM_STAMP)          ## sam validate --lint, cfn-lint and its serverless rules (no account)
 	$(SAM) validate --lint --region us-east-1
-	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
 
 build: $(SAM_STAMP)             ## sam build without Docker (layer: BuildMethod makefile)
 	$(SAM) build

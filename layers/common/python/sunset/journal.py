@@ -28,6 +28,9 @@ from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord
 from sunset.notices import Notice, Notifier
 from sunset.runs import RunsTable
 
+# How a change that got no answer is on record (result "failed"): it may have happened.
+NO_ANSWER_DETAIL = "no answer"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -126,13 +129,33 @@ class Journal:
                 action,
                 resource,
                 "failed",
-                detail=f"no answer ({type(exc).__name__}): may have happened",
+                detail=f"{NO_ANSWER_DETAIL} ({type(exc).__name__}): may have happened",
             )
             raise AwsTransient(
                 f"{action} on {resource} got no answer; the step is retried"
             ) from exc
         self.record(action, resource, "ok", request_id(response))
         return response
+
+    def adopt(self, action: str, resource: str, seen: str) -> bool:
+        """Put on record as done a change that an earlier attempt made without an answer.
+
+        A timeout after AWS took the call leaves `action` on record as failed ("no answer"),
+        and the retried step finds the change made (`seen`: what it found, "already stopped").
+        Unrecorded, the change would be nobody's: no restore would undo it, no report list it.
+        Returns False, recording nothing, when this run never tried `action` on `resource`:
+        then someone else made the change, and it is not ours to undo."""
+        earlier = [*self._manifest.actions, *self._runs.audit_entries(self._manifest.run_id)]
+        unanswered = any(
+            a.action == action
+            and a.resource == resource
+            and a.result == "failed"
+            and (a.detail or "").startswith(NO_ANSWER_DETAIL)
+            for a in earlier
+        )
+        if unanswered:
+            self.record(action, resource, "ok", detail=f"made by an unanswered attempt: {seen}")
+        return unanswered
 
     def notify(self, notifier: Notifier, notice: Notice) -> str:
         """Send a notice and record that people were told; once per phase, however often the

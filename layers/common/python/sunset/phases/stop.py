@@ -33,16 +33,19 @@ def _delete_endpoints(
         require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
         resource = f"sagemaker-endpoint/{endpoint.name}"
         current = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
-        if current is None:
-            journal.record("skip endpoint", resource, "skipped", detail="already deleted")
-            continue
-        if current.get("EndpointStatus") == "Deleting":
+        stopped = (
+            f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
+        )
+        if current is None or current.get("EndpointStatus") == "Deleting":
             # On AWS an endpoint deletes for minutes: a retried step meets its own deletion,
             # which a second DeleteEndpoint would answer with a ValidationException.
-            journal.record("skip endpoint", resource, "skipped", detail="already deleting")
-            outcome.stopped.append(
-                f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
-            )
+            seen = "already deleted" if current is None else "already deleting"
+            if journal.adopt("sagemaker:DeleteEndpoint", resource, seen):
+                outcome.stopped.append(stopped)
+            else:
+                journal.record("skip endpoint", resource, "skipped", detail=seen)
+                if current is not None:
+                    outcome.stopped.append(stopped)
             continue
         if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
             journal.record("skip endpoint", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
@@ -78,9 +81,7 @@ def _delete_endpoints(
             aws.sagemaker,
             endpoint.name,
         )
-        outcome.stopped.append(
-            f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
-        )
+        outcome.stopped.append(stopped)
 
 
 class _Database(NamedTuple):
@@ -120,7 +121,10 @@ def _stop_databases(
         resource = f"{kind}/{identifier}"
         status = current[status_key] if current else "deleted"
         if current is None or status in _STOPPED:
-            journal.record("skip database", resource, "skipped", detail=f"already {status}")
+            if current is not None and journal.adopt(action, identifier, f"already {status}"):
+                outcome.stopped.append(f"{label} {identifier}")
+            else:
+                journal.record("skip database", resource, "skipped", detail=f"already {status}")
             continue
         if is_protected(tag_dict(current.get("TagList"))):
             journal.record("skip database", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
