@@ -39,7 +39,7 @@ def test_functions_get_globals_and_resolved_environment() -> None:
     stack = _deployer(load_template(ROOT / "template.yaml")).deploy()
     # Then every function runs code from functions/ with the template's environment
     sources = {f.logical_id: f for f in stack.functions.values()}
-    assert len(sources) == 24
+    assert len(sources) == 25
     prepare = sources["PrepareFunction"]
     assert prepare.code_dir == ROOT / "functions" / "prepare"
     assert prepare.environment["ARTIFACTS_BUCKET"] == stack.outputs["ArtifactsBucketName"]
@@ -159,3 +159,22 @@ def test_a_recurring_planned_shutdown_is_made_only_when_asked() -> None:
     assert json.loads(target["Input"]) == request
     assert target["DeadLetterConfig"]["Arn"] == stack.outputs["ScheduleDeadLetterQueueArn"]
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 3
+
+
+@mock_aws
+def test_a_functions_eventbridge_event_becomes_the_rule_sam_would_make() -> None:
+    # When
+    stack = _deployer(load_template(ROOT / "template.yaml")).deploy()
+    # Then AbandonedRunFunction's event is a rule named as SAM names it, on the default bus,
+    # matching the end of our executions only, with its retry policy and dead-letter queue
+    events = boto3.client("events", region_name="us-east-1")
+    rule = events.describe_rule(Name="t-AbandonedRunFunctionExecutionEnded")
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["detail"]["status"] == ["ABORTED", "TIMED_OUT", "FAILED"]
+    assert pattern["detail"]["stateMachineArn"] == [
+        stack.outputs["DecommissionStateMachineArn"],
+        stack.outputs["RecommissionStateMachineArn"],
+    ]
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"].endswith(":function:t-AbandonedRunFunction")
+    assert target["DeadLetterConfig"]["Arn"].endswith(":t-AbandonedRunDeadLetterQueue")

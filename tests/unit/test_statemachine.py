@@ -203,6 +203,9 @@ def test_template_has_the_documented_outputs() -> None:
         # for planned shutdowns (sunset schedule), beside the contract's five
         "SchedulerRoleArn",
         "ScheduleDeadLetterQueueArn",
+        # where undelivered notices and the functions' logs go
+        "NoticeDeadLetterQueueArn",
+        "FunctionLogGroupName",
     }
 
 

@@ -91,6 +91,10 @@ class AwsClients:
     def dynamodb(self) -> Any:
         return self._client("dynamodb")
 
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self._client("stepfunctions")
+
 
 @cache
 def shared_clients(region: str | None) -> AwsClients:

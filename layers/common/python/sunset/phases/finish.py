@@ -124,10 +124,19 @@ def _state_of_things(audit: list[Action], manifest: Manifest) -> str:
     )
 
 
-def _what_next(run: RunContext, failed_step: str, audit: list[Action]) -> str:
+# The errors the abandoned-run path (phases/abandoned.py) reports an execution's end with.
+ENDED_OUTSIDE_ERRORS = frozenset({"ExecutionAborted", "ExecutionTimedOut", "ExecutionFailed"})
+
+
+def _what_next(run: RunContext, failed_step: str, audit: list[Action], error: str) -> str:
     """What the INCIDENT tells people to expect, and how to bring the service back."""
     if not removals(audit):
         return "Nothing had been removed or stopped: the service runs as before."
+    if error in ENDED_OUTSIDE_ERRORS:
+        return (
+            "The execution ended outside the workflow (stopped by hand or timed out), so "
+            f"nothing was rolled back. To bring back what was removed: sunset restore {run.run_id}"
+        )
     if failed_step == "Report":
         return (
             "The shutdown itself had completed; only its report or final notice failed, so "
@@ -173,7 +182,7 @@ def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
                     cause,
                     state,
                     list(run.request.contacts),
-                    _what_next(run, event.failed_step, kit.runs.audit_entries(run.run_id)),
+                    _what_next(run, event.failed_step, kit.runs.audit_entries(run.run_id), error),
                 )
                 journal.notify(kit.notifier, notice)
     finally:
