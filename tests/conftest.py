@@ -146,6 +146,8 @@ def lock_holder(sandbox: Sandbox, service: str) -> str | None:
 def sandbox() -> Iterator[Sandbox]:
     with Sandbox() as sb:
         yield sb
+        # Every ended execution went through AbandonedRunFunction's rule: it must never fail.
+        assert sb.execution_events.failures == []
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ def _close(event: ExecutionStatusChange, kit: Toolkit) -> AbandonedRun:
         os.environ["DECOMMISSION_STATE_MACHINE_ARN"]: "decommission",
         os.environ["RECOMMISSION_STATE_MACHINE_ARN"]: "recommission",
     }
-    return close_abandoned(event, kit, machines)
+    step_timeout = int(os.environ.get("STEP_TIMEOUT_SECONDS", "300"))
+    return close_abandoned(event, kit, machines, step_timeout=step_timeout)
 
 
 lambda_handler = handler_for(ExecutionStatusChange, _close)

@@ -261,6 +261,7 @@ def run_cell(
     shape = sample_shape(service)
     before = service_state(sandbox, shape)
     up = _inventory(sandbox, service)
+    delivered = len(sandbox.execution_events.failures)
     with injected(sandbox, site, fault) as failed:
         run = sandbox.run("decommission", request(service), name=name, timeout=120)
     notices = [n for n in inbox.notices() if n.attributes.get("run_id") == name]
@@ -300,6 +301,8 @@ def run_cell(
             cell.problems.append(f"recommission {restore.status}: {restore.cause}")
     if service_state(sandbox, shape) != before:
         cell.problems.append("the service is not as it was before the run")
+    for failure in sandbox.execution_events.failures[delivered:]:
+        cell.problems.append(f"AbandonedRunFunction failed: {failure}")
 
     if run.status == "SUCCEEDED":
         cell.outcome = "succeeded after retry" if fault.retried else "succeeded"

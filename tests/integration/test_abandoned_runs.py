@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, ApiCall, Inbox, api_calls, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -96,3 +98,34 @@ def test_a_recommission_stopped_mid_way_gives_its_lock_back_and_says_what_is_bac
     # and the next recommission finishes the job
     again = sandbox.run("recommission", {"run_id": "retired", **FAST}, name="finish")
     assert again.status == "SUCCEEDED", again.cause
+
+
+def test_an_incident_its_own_path_could_not_send_is_sent_after_all(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def failing(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        # Back up is denied its first snapshot, and the incident path its notice
+        if (lambdas.current, operation) in {
+            ("BackupFunction", "CreateSnapshot"),
+            ("IncidentFunction", "Publish"),
+        }:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, operation)
+        return call(client, operation, params)
+
+    # When the run fails in Back up and its INCIDENT cannot be sent
+    with api_calls(failing):
+        run = sandbox.run("decommission", service.request(backup=FAST), name="mute")
+    # Then the state machine's last resort gave the lock back, and the rule on the failed
+    # execution sent the INCIDENT the incident path could not, naming the step that failed
+    assert run.status == "FAILED"
+    assert run.states_entered[-2:] == [
+        "Release lock (last resort)",
+        "Run failed, incident not reported",
+    ]
+    assert lock_holder(sandbox, service.name) is None
+    incident = inbox.wait_for("INCIDENT")
+    assert incident.facts["failed_step"] == "Back up"
+    assert inbox.phases().count("INCIDENT") == 1

@@ -24,7 +24,7 @@ from sunset.aws.clients import AwsClients
 from sunset.aws.errors import NO_ANSWER, error_code, error_message, request_id, retry_as
 from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, AwsThrottled, AwsTransient
-from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord
+from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord, succeeded
 from sunset.notices import Notice, Notifier
 from sunset.runs import RunsTable
 
@@ -146,6 +146,8 @@ class Journal:
         Returns False, recording nothing, when this run never tried `action` on `resource`:
         then someone else made the change, and it is not ours to undo."""
         earlier = [*self._manifest.actions, *self._runs.audit_entries(self._manifest.run_id)]
+        if succeeded(earlier, action, resource):
+            return True  # adopted by an earlier attempt already: on record once
         unanswered = any(
             a.action == action
             and a.resource == resource

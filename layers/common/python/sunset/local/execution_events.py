@@ -31,6 +31,9 @@ class ExecutionStatusEvents:
         """`client(service)`: a boto3 client on the sandbox."""
         self._client = client
         self._saved: Any = None
+        # Each delivery that failed (a function error, an exception), for tests to check: on
+        # AWS it would go to the rule's dead-letter queue, and here nobody else would see it.
+        self.failures: list[str] = []
 
     def install(self) -> None:
         from moto.stepfunctions.parser.asl.eval.program_state import (
@@ -61,6 +64,8 @@ class ExecutionStatusEvents:
                 error = state.error if isinstance(state, ProgramError) else None
                 try:
                     deliver(execution, status, dict(error or {}))
+                except Exception as exc:  # noqa: BLE001 - the execution must still end
+                    self.failures.append(f"{execution.name}: {type(exc).__name__}: {exc}")
                 finally:
                     original(communication)
             else:
@@ -105,10 +110,18 @@ class ExecutionStatusEvents:
         backend = events_backends[execution.account_id][execution.region_name]
         bus = backend.event_buses.get("default")
         for rule in list(bus.rules.values()) if bus is not None else []:
-            if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
+            # A rule with no pattern is a scheduled rule: moto's matcher would say it matches.
+            pattern = rule.event_pattern
+            if rule.state != "ENABLED" or not pattern.get_pattern():
+                continue
+            if not pattern.matches_event(event):  # type: ignore[arg-type]
                 continue
             for target in rule.targets:
-                if ":lambda:" in target["Arn"]:
-                    self._client("lambda").invoke(
-                        FunctionName=target["Arn"], Payload=json.dumps(event).encode()
-                    )
+                if ":lambda:" not in target["Arn"]:
+                    continue
+                answer = self._client("lambda").invoke(
+                    FunctionName=target["Arn"], Payload=json.dumps(event).encode()
+                )
+                if "FunctionError" in answer:
+                    body = answer["Payload"].read().decode("utf-8", "replace")
+                    self.failures.append(f"{execution.name}: {target['Arn']}: {body[:2000]}")

@@ -81,6 +81,9 @@ class Sandbox(Executions):
     `invoke_urls` serves the API Gateway invoke URLs from moto's state at its `base_url`, which
     the sandbox puts in SUNSET_EXECUTE_API_ENDPOINT while it runs.
 
+    `execution_events.failures` lists each Execution Status Change event whose rule target
+    failed (tests check it is empty).
+
     `retry_pause_scale` shortens the state machine's pauses between retries (0.01: a 2 s pause
     lasts 20 ms) for tests that inject many faults; attempts and states are unchanged.
     """
@@ -110,7 +113,7 @@ class Sandbox(Executions):
         self._invoke_endpoint = InvokeEndpointFromTable()
         self._parsed_definitions = ParsedDefinitions()
         self._retry_pauses = RetryPauses(retry_pause_scale)
-        self._execution_events = ExecutionStatusEvents(self.client)
+        self.execution_events = ExecutionStatusEvents(self.client)
         self.stack: DeployedStack | None = None
         self.session: boto3.Session | None = None
 
@@ -147,7 +150,7 @@ class Sandbox(Executions):
             self._autoscaling.install()
             self.invoke_urls.install()
             self._invoke_endpoint.install()
-            self._execution_events.install()
+            self.execution_events.install()
             self._saved_env.setdefault(ENDPOINT_VARIABLE, os.environ.get(ENDPOINT_VARIABLE))
             os.environ[ENDPOINT_VARIABLE] = str(self.invoke_urls.base_url)
         except BaseException:
@@ -161,7 +164,7 @@ class Sandbox(Executions):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._execution_events.uninstall()
+        self.execution_events.uninstall()
         self._invoke_endpoint.uninstall()
         self.invoke_urls.uninstall()
         self._parsed_definitions.uninstall()

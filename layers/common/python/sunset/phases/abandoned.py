@@ -14,16 +14,23 @@ does what the missing paths would have done, with the same code:
 Nothing is rolled back: whoever stopped the execution may have stopped it on purpose. The
 INCIDENT says how to bring the service back (`sunset restore <run id>`).
 
-On AWS, stopping an execution does not stop a Lambda invocation already running: a step that
-was mid-way may still finish its work after this ran. Its changes are in the audit trail.
+Whether the run still needs closing is read from its records, not from its lock (the failure
+paths release the lock before they notify): a run or restore whose closing notice (COMPLETED,
+INCIDENT, ROLLED_BACK, CANCELLED, RESTORED) is in the audit trail was closed by its own path.
+So a FAILED execution is closed here only when its own incident path could not tell anyone.
 
-A FAILED execution normally went through our own paths, which released the lock first; it is
-handled here only when its lock is still held by it (a failure no Catch could take).
+On AWS, stopping an execution does not stop a Lambda invocation already running: it goes on
+changing things and saving the manifest. When the history shows a step invoked and never
+ended, this waits until that step's timeout has passed before it reads the manifest and closes
+the run. (In the sandbox the step has always ended: moto finishes it before the execution.)
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,7 +44,7 @@ from sunset.context import (
 )
 from sunset.errors import ManifestError
 from sunset.journal import Toolkit
-from sunset.manifest import Manifest, PhaseRecord, RestoreRecord
+from sunset.manifest import Action, Manifest, RestoreRecord
 from sunset.phases.finish import report_incident
 from sunset.phases.restore import restore_lock_holder
 from sunset.phases.restore_report import report_restore_failure
@@ -77,56 +84,116 @@ class AbandonedRun(BaseModel):
 Machine = Literal["decommission", "recommission"]
 
 
+# The longest this function waits for a step still in flight (its own timeout is 900 s).
+MAX_WAIT_SECONDS = 600
+
+
 def close_abandoned(
-    event: ExecutionStatusChange, kit: Toolkit, machines: dict[str, Machine]
+    event: ExecutionStatusChange,
+    kit: Toolkit,
+    machines: dict[str, Machine],
+    *,
+    step_timeout: int = 300,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> AbandonedRun:
-    """`machines`: which of ours each state machine ARN is (others are not ours to close)."""
+    """`machines`: which of ours each state machine ARN is (others are not ours to close);
+    `step_timeout`: the longest a step's Lambda runs (the functions' Timeout)."""
+    closer = _Closer(event.detail, kit, sleep, step_timeout)
     detail = event.detail
-
-    def result(closed: bool, why: str) -> AbandonedRun:
-        return AbandonedRun(execution=detail.name, status=detail.status, closed=closed, why=why)
-
     machine = machines.get(detail.state_machine_arn)
     if machine is None:
-        return result(False, f"{detail.state_machine_arn} is not a Sunset state machine")
+        return closer.result(False, f"{detail.state_machine_arn} is not a Sunset state machine")
     if detail.status not in ENDED_OUTSIDE:
-        return result(False, f"the execution is {detail.status}: its own path closed it")
+        return closer.result(False, f"the execution is {detail.status}: its own path closed it")
     if machine == "recommission":
-        return _close_recommission(detail, kit, result)
-    return _close_decommission(detail, kit, result)
+        return closer.recommission()
+    return closer.decommission()
 
 
-def _error(detail: ExecutionDetail, step: str) -> dict[str, str]:
-    words = {"ABORTED": "was stopped", "TIMED_OUT": "timed out", "FAILED": "failed"}
-    name = "".join(part.title() for part in detail.status.split("_"))
-    cause = f"the execution {words[detail.status]} in state {step!r}"
-    if detail.error or detail.cause:
-        cause += f": {detail.error or ''} {detail.cause or ''}".rstrip()
-    return {"Error": f"Execution{name}", "Cause": cause}
+# The notices that close a run or a restore: once one went out, its own path closed it.
+_CLOSING_NOTICES = frozenset(
+    f"notify {phase}" for phase in ("COMPLETED", "INCIDENT", "ROLLED_BACK", "CANCELLED", "RESTORED")
+)
+# The history events of a state the execution can be "in" (not Pass, Fail or Succeed states,
+# which the failure paths themselves go through).
+_STATE_TYPES = frozenset(
+    {"TaskStateEntered", "WaitStateEntered", "ChoiceStateEntered", "MapStateEntered"}
+)
+_TASK_SCHEDULED = frozenset({"TaskScheduled", "LambdaFunctionScheduled"})
+_TASK_ENDED = frozenset(
+    {
+        "TaskSucceeded",
+        "TaskFailed",
+        "TaskTimedOut",
+        "TaskStartFailed",
+        "TaskSubmitFailed",
+        "LambdaFunctionSucceeded",
+        "LambdaFunctionFailed",
+        "LambdaFunctionTimedOut",
+        "LambdaFunctionStartFailed",
+        "LambdaFunctionScheduleFailed",
+    }
+)
+_WORDS = {"ABORTED": "was stopped", "TIMED_OUT": "timed out", "FAILED": "failed"}
 
 
-def _running_step(kit: Toolkit, detail: ExecutionDetail, manifest: Manifest) -> str:
-    """The state the execution was in when it ended, as its history tells (a Wait, a Choice
-    or a Task: the same names the incident path uses); else the phase the manifest has last."""
+def _history(kit: Toolkit, detail: ExecutionDetail) -> list[dict[str, Any]]:
+    """The execution's newest events (empty if unreadable), oldest first."""
     try:
         events = kit.aws.stepfunctions.get_execution_history(
             executionArn=detail.execution_arn, reverseOrder=True, maxResults=100
         )["events"]
     except (ClientError, BotoCoreError):
-        events = []
-    # The newest entry by id: moto (5.2) ignores reverseOrder and answers oldest first.
-    entered = [e for e in events if "stateEnteredEventDetails" in e]
-    if entered:
-        return str(max(entered, key=lambda e: e["id"])["stateEnteredEventDetails"]["name"])
-    phase: PhaseRecord | None = manifest.phases[-1] if manifest.phases else None
-    return phase.name if phase is not None else "Prepare"
+        return []
+    # Sorted by id: moto (5.2) ignores reverseOrder and answers oldest first.
+    return sorted(events, key=lambda e: int(e["id"]))
 
 
-def _open_restore(manifest: Manifest, restore_id: str) -> RestoreRecord | None:
-    return next(
-        (r for r in manifest.restores if r.restore_id == restore_id and r.outcome == "running"),
-        None,
-    )
+def state_it_was_in(events: list[dict[str, Any]]) -> str | None:
+    """The state the execution was in when it ended: the newest Task, Wait or Choice entered."""
+    entered = [e for e in events if e.get("type") in _STATE_TYPES]
+    return str(entered[-1]["stateEnteredEventDetails"]["name"]) if entered else None
+
+
+def in_flight_until(events: list[dict[str, Any]], step_timeout: int) -> datetime | None:
+    """When a step's Lambda, invoked and never seen to end, has surely ended; None when none.
+
+    Stopping an execution does not stop a Lambda invocation in flight: it goes on changing
+    things and saving the manifest. Closing the run before it ended would race it."""
+    scheduled = [e for e in events if e.get("type") in _TASK_SCHEDULED]
+    if not scheduled:
+        return None
+    last = scheduled[-1]
+    if any(e.get("type") in _TASK_ENDED and int(e["id"]) > int(last["id"]) for e in events):
+        return None
+    started: datetime = last["timestamp"]
+    return started + timedelta(seconds=step_timeout + _IN_FLIGHT_MARGIN_SECONDS)
+
+
+_IN_FLIGHT_MARGIN_SECONDS = 10
+
+
+def _closed(audit: list[Action], since: datetime) -> bool:
+    return any(a.action in _CLOSING_NOTICES and a.result == "ok" and a.at >= since for a in audit)
+
+
+def _failure(
+    detail: ExecutionDetail, manifest: Manifest, state: str | None
+) -> tuple[str, dict[str, str]]:
+    """The failed step and error to report. A run already failing (its incident on record)
+    keeps its own; the end of the execution is added to the cause."""
+    where = state or (manifest.phases[-1].name if manifest.phases else "Prepare")
+    ended = f"the execution {_WORDS[detail.status]} in state {where!r}"
+    if detail.error or detail.cause:
+        ended += f" ({detail.error or ''} {detail.cause or ''})".replace(" )", ")")
+    incident = manifest.incident
+    if incident is not None:
+        return incident.failed_step, {
+            "Error": incident.error,
+            "Cause": f"{incident.cause}; then {ended}",
+        }
+    name = "".join(part.title() for part in detail.status.split("_"))
+    return where, {"Error": f"Execution{name}", "Cause": ended}
 
 
 def _run_of(manifest: Manifest) -> RunContext:
@@ -138,30 +205,6 @@ def _run_of(manifest: Manifest) -> RunContext:
     )
 
 
-def _restore_failed(
-    kit: Toolkit,
-    manifest: Manifest,
-    detail: ExecutionDetail,
-    record: RestoreRecord,
-    holder: str,
-) -> None:
-    restore = RestoreContext(
-        restore_id=record.restore_id,
-        mode=record.mode,
-        lock_holder=holder,
-        started_at=record.started_at,
-        poll_seconds=1,
-        deadline_seconds=1,
-    )
-    step = _running_step(kit, detail, manifest)
-    report_restore_failure(
-        RestoreFailureEvent(
-            run=_run_of(manifest), restore=restore, failed_step=step, error=_error(detail, step)
-        ),
-        kit,
-    )
-
-
 def _load(kit: Toolkit, run_id: str) -> Manifest | None:
     try:
         return kit.store.load_manifest(run_id)
@@ -169,43 +212,104 @@ def _load(kit: Toolkit, run_id: str) -> Manifest | None:
         return None
 
 
-def _close_decommission(detail: ExecutionDetail, kit: Toolkit, result: Any) -> AbandonedRun:
-    run_id = detail.name
-    manifest = _load(kit, run_id)
-    if manifest is None:
-        # Stopped before Prepare wrote the manifest: at most a lock to give back.
+class _Closer:
+    """Closes one execution's run; `sleep` and `step_timeout` for the wait on a step in flight."""
+
+    def __init__(
+        self,
+        detail: ExecutionDetail,
+        kit: Toolkit,
+        sleep: Callable[[float], None],
+        step_timeout: int,
+    ) -> None:
+        self.detail, self.kit, self.sleep, self.step_timeout = detail, kit, sleep, step_timeout
+
+    def result(self, closed: bool, why: str) -> AbandonedRun:
+        d = self.detail
+        return AbandonedRun(execution=d.name, status=d.status, closed=closed, why=why)
+
+    def settled_history(self) -> list[dict[str, Any]]:
+        """The history, once any step still running has had the time to end."""
+        events = _history(self.kit, self.detail)
+        until = in_flight_until(events, self.step_timeout)
+        if until is not None:
+            wait = (until - self.kit.now()).total_seconds()
+            if wait > 0:
+                self.sleep(min(wait, MAX_WAIT_SECONDS))
+        return events
+
+    def restore_failed(self, manifest: Manifest, record: RestoreRecord, holder: str) -> None:
+        state = state_it_was_in(self.settled_history())
+        manifest = _load(self.kit, manifest.run_id) or manifest  # as the last step left it
+        restore = RestoreContext(
+            restore_id=record.restore_id,
+            mode=record.mode,
+            lock_holder=holder,
+            started_at=record.started_at,
+            poll_seconds=1,
+            deadline_seconds=1,
+        )
+        where = state or "Begin restore"
+        name = "".join(part.title() for part in self.detail.status.split("_"))
+        cause = f"the execution {_WORDS[self.detail.status]} in state {where!r}"
+        report_restore_failure(
+            RestoreFailureEvent(
+                run=_run_of(manifest),
+                restore=restore,
+                failed_step=where,
+                error={"Error": f"Execution{name}", "Cause": cause},
+            ),
+            self.kit,
+        )
+
+    def decommission(self) -> AbandonedRun:
+        detail, kit = self.detail, self.kit
+        run_id = detail.name
+        manifest = _load(kit, run_id)
+        if manifest is None:
+            # Ended before Prepare wrote the manifest: at most a lock to give back.
+            execution_input = _json(detail.input)
+            service = execution_input.get("service") if isinstance(execution_input, dict) else None
+            released = isinstance(service, str) and kit.runs.release_lock(service, run_id)
+            return self.result(
+                released, "no manifest: " + ("lock released" if released else "no lock")
+            )
+        audit = kit.runs.audit_entries(run_id)
+        rollback = next((r for r in manifest.restores if r.restore_id == run_id), None)
+        if rollback is not None:
+            if _closed(audit, rollback.started_at):
+                return self.result(False, "the rollback's own path closed the run")
+            self.restore_failed(manifest, rollback, holder=run_id)
+            return self.result(True, "the rollback was running: restore failure reported")
+        if _closed(audit, manifest.started_at):
+            return self.result(False, "the run's own path closed it")
+        state = state_it_was_in(self.settled_history())
+        manifest = _load(kit, run_id) or manifest  # as the last step left it
+        failed_step, error = _failure(detail, manifest, state)
+        report_incident(
+            FailureEvent(run=_run_of(manifest), failed_step=failed_step, error=error), kit
+        )
+        return self.result(True, f"incident reported at {failed_step}")
+
+    def recommission(self) -> AbandonedRun:
+        detail, kit = self.detail, self.kit
         execution_input = _json(detail.input)
-        service = execution_input.get("service") if isinstance(execution_input, dict) else None
-        released = isinstance(service, str) and kit.runs.release_lock(service, run_id)
-        return result(released, "no manifest: " + ("lock released" if released else "no lock"))
-    if kit.runs.lock_holder(manifest.service) != run_id:
-        return result(False, "the run holds no lock: its own path closed it")
-    rollback = _open_restore(manifest, run_id)
-    if rollback is not None:
-        _restore_failed(kit, manifest, detail, rollback, holder=run_id)
-        return result(True, "the rollback was running: restore failure reported")
-    step = _running_step(kit, detail, manifest)
-    report_incident(
-        FailureEvent(run=_run_of(manifest), failed_step=step, error=_error(detail, step)), kit
-    )
-    return result(True, f"incident reported at {step}")
-
-
-def _close_recommission(detail: ExecutionDetail, kit: Toolkit, result: Any) -> AbandonedRun:
-    execution_input = _json(detail.input)
-    run_id = execution_input.get("run_id") if isinstance(execution_input, dict) else None
-    manifest = _load(kit, run_id) if isinstance(run_id, str) else None
-    if manifest is None:
-        return result(False, "no manifest for the restore's run_id: nothing was locked")
-    holder = restore_lock_holder(detail.name)
-    if kit.runs.lock_holder(manifest.service) != holder:
-        return result(False, "the restore holds no lock: its own path closed it")
-    record = _open_restore(manifest, detail.name)
-    if record is None:
-        released = kit.runs.release_lock(manifest.service, holder)
-        return result(released, "no open restore record: lock released")
-    _restore_failed(kit, manifest, detail, record, holder=holder)
-    return result(True, "restore failure reported")
+        run_id = execution_input.get("run_id") if isinstance(execution_input, dict) else None
+        manifest = _load(kit, run_id) if isinstance(run_id, str) else None
+        if manifest is None:
+            return self.result(False, "no manifest for the restore's run_id: nothing was locked")
+        holder = restore_lock_holder(detail.name)
+        record = next((r for r in manifest.restores if r.restore_id == detail.name), None)
+        if record is None:
+            # Ended before Begin restore opened its record: at most a lock to give back.
+            released = kit.runs.release_lock(manifest.service, holder)
+            return self.result(
+                released, "no restore record: " + ("lock released" if released else "no lock")
+            )
+        if _closed(kit.runs.audit_entries(manifest.run_id), record.started_at):
+            return self.result(False, "the restore's own path closed it")
+        self.restore_failed(manifest, record, holder=holder)
+        return self.result(True, "restore failure reported")
 
 
 def _json(text: str | None) -> Any:

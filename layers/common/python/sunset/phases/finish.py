@@ -133,9 +133,14 @@ def _what_next(run: RunContext, failed_step: str, audit: list[Action], error: st
     if not removals(audit):
         return "Nothing had been removed or stopped: the service runs as before."
     if error in ENDED_OUTSIDE_ERRORS:
+        how = {
+            "ExecutionAborted": "was stopped by hand",
+            "ExecutionTimedOut": "timed out",
+            "ExecutionFailed": "failed where no step could report it",
+        }[error]
         return (
-            "The execution ended outside the workflow (stopped by hand or timed out), so "
-            f"nothing was rolled back. To bring back what was removed: sunset restore {run.run_id}"
+            f"The execution {how}, so nothing was rolled back. To bring back what was "
+            f"removed: sunset restore {run.run_id}"
         )
     if failed_step == "Report":
         return (

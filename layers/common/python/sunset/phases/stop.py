@@ -122,7 +122,7 @@ def _stop_databases(
         status = current[status_key] if current else "deleted"
         if current is None or status in _STOPPED:
             if current is not None and journal.adopt(action, identifier, f"already {status}"):
-                outcome.stopped.append(f"{label} {identifier}")
+                _stopped(journal, manifest, outcome, f"{label} {identifier}")
             else:
                 journal.record("skip database", resource, "skipped", detail=f"already {status}")
             continue
@@ -136,11 +136,16 @@ def _stop_databases(
             outcome.left_running.append(f"{label} {identifier}: {reason}")
             continue
         journal.change(action, identifier, stop, aws.rds, identifier)
-        outcome.stopped.append(f"{label} {identifier}")
-        if rds.restarts_before_return(manifest.request.downtime):
-            outcome.restarted_by_aws.append(
-                (f"{label} {identifier}", journal.now() + rds.MAX_STOPPED)
-            )
+        _stopped(journal, manifest, outcome, f"{label} {identifier}")
+
+
+def _stopped(
+    journal: Journal, manifest: Manifest, outcome: notices.StopOutcome, database: str
+) -> None:
+    """A database this run stopped, with the date AWS starts it again if that comes first."""
+    outcome.stopped.append(database)
+    if rds.restarts_before_return(manifest.request.downtime):
+        outcome.restarted_by_aws.append((database, journal.now() + rds.MAX_STOPPED))
 
 
 def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
