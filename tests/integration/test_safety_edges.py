@@ -163,11 +163,16 @@ def test_when_sns_is_gone_at_the_end_the_lock_is_still_released_and_evidence_wri
     manifest = manifest_of(sandbox, "no-sns")
     assert manifest["outcome"] == "failed"
     failed = [a["action"] for a in manifest["actions"] if a["result"] == "failed"]
-    assert failed == ["notify COMPLETED", "notify INCIDENT"]
+    # and the rule on the failed execution tried the INCIDENT once more, in vain: on AWS the
+    # event then lands in AbandonedRunDeadLetterQueue, for a person to see
+    assert failed == ["notify COMPLETED", "notify INCIDENT", "notify INCIDENT"]
+    (failure,) = sandbox.execution_events.failures
+    assert "AbandonedRunFunction" in failure and "AwsCallFailed" in failure
+    sandbox.execution_events.failures.clear()
 
 
-def test_prepare_failing_after_taking_the_lock_releases_it(
-    sandbox: Sandbox, service: SampleService
+def test_prepare_failing_after_taking_the_lock_releases_it_and_says_so(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
     # Given the artifacts bucket is gone, so the manifest cannot be written
     bucket = sandbox.outputs["ArtifactsBucketName"]
@@ -180,8 +185,12 @@ def test_prepare_failing_after_taking_the_lock_releases_it(
     run = sandbox.run("decommission", service.request(), name="no-bucket")
     # Then
     assert run.status == "FAILED"
-    assert run.states_entered == ["Prepare", "Prepare failed"]
+    assert run.states_entered == ["Prepare", "Report prepare failure", "Prepare failed"]
     assert lock_holder(sandbox, service.name) is None
+    # and people were told the run never started, and why
+    incident = inbox.wait_for("INCIDENT")
+    assert incident.facts["failed_step"] == "Prepare"
+    assert "The run never started" in incident.body
 
 
 def test_a_database_already_stopped_by_someone_else_is_not_stopped_twice(

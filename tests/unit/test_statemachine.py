@@ -67,9 +67,16 @@ def test_every_task_catches_everything(machine: str) -> None:
 
 def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() -> None:
     phases = [n for n, state in STATES.items() if state["Type"] == "Task" and n not in SHARED]
-    assert len(phases) == 19
+    assert len(phases) == 20
+    special = {
+        "Prepare",
+        "Report prepare failure",
+        "Report incident",
+        "Release lock (last resort)",
+        "Begin rollback",
+    }
     for name in phases:
-        if name in {"Prepare", "Report incident", "Release lock (last resort)", "Begin rollback"}:
+        if name in special:
             continue
         failed = STATES[name]["Catch"][-1]["Next"]
         assert STATES[failed] == {
@@ -89,6 +96,27 @@ def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() 
     ]
     assert STATES["Roll back?"]["Default"] == "Report incident"
     assert STATES["Begin rollback"]["Next"] == "Restart compute"
+
+
+def test_a_prepare_that_failed_for_another_reason_than_its_input_tells_people() -> None:
+    # Refused input and a locked service end quietly: the caller sees the refusal at once
+    catches = STATES["Prepare"]["Catch"]
+    assert catches[0] == {
+        "ErrorEquals": ["InvalidRequest", "ServiceLocked"],
+        "ResultPath": "$",
+        "Next": "Read refusal",
+    }
+    # Anything else (AWS refusing Prepare a call, say) sends INCIDENT before the run ends
+    assert catches[-1]["Next"] == "Report prepare failure"
+    report = STATES["Report prepare failure"]
+    assert report["Parameters"]["Payload"] == {
+        "run_id.$": "$$.Execution.Name",
+        "input.$": "$$.Execution.Input",
+        "failed_step": "Prepare",
+        "error.$": "$",
+    }
+    assert report["Next"] == report["Catch"][-1]["Next"] == "Prepare failed"
+    assert STATES["Prepare failed"]["Type"] == "Fail"
 
 
 def test_the_approval_gate_comes_before_anything_changes_and_a_no_cancels() -> None:

@@ -49,6 +49,8 @@ class FailureEvent(BaseModel):
 
     run: RunContext | None = None
     input: Any = None
+    # Only when Prepare failed, so that there is no run context: the execution's name.
+    run_id: str | None = None
     failed_step: str
     error: dict[str, str]
 

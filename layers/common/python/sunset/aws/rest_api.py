@@ -124,6 +124,13 @@ def is_tombstone(method: dict[str, Any] | None) -> bool:
     )
 
 
+def is_half_tombstone(method: dict[str, Any]) -> bool:
+    """Whether a root method is what a tombstone that failed half-way leaves: no integration
+    yet, or the MOCK one without all of its responses."""
+    integration = method.get("methodIntegration") or {}
+    return not integration or integration.get("type") == "MOCK"
+
+
 def method_complete(live: dict[str, Any] | None, captured: dict[str, Any]) -> bool:
     """Whether a live method has everything its capture has: integration and the responses."""
     if live is None:

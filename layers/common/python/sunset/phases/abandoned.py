@@ -36,6 +36,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
+from sunset.aws.errors import error_code
 from sunset.context import (
     FailureEvent,
     RestoreContext,
@@ -210,6 +211,11 @@ def _load(kit: Toolkit, run_id: str) -> Manifest | None:
         return kit.store.load_manifest(run_id)
     except ManifestError:
         return None
+    except ClientError as exc:
+        # No bucket, no manifest (Prepare fails on that, and has reported it).
+        if error_code(exc) == "NoSuchBucket":
+            return None
+        raise
 
 
 class _Closer:

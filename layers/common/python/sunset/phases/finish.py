@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+from pydantic import BaseModel
+
 from sunset import notices
 from sunset.artifacts import run_prefix
 from sunset.context import FailureEvent, RunContext
-from sunset.errors import ManifestError
+from sunset.errors import InvalidRequest, ManifestError
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Action, Incident, Manifest, removals
 from sunset.observability import metrics
@@ -21,6 +23,7 @@ from sunset.phases.restore_test import delete_leftovers
 from sunset.phases.results import RunOutcome
 from sunset.plan import build_plan, planned
 from sunset.report import render
+from sunset.request import DecommissionRequest, parse_request
 
 # The execution output, like every state, must stay under Step Functions' 256 KB; the plan of
 # a service of a few hundred resources fits in this, a bigger one is read from plan.json.
@@ -158,10 +161,57 @@ def _what_next(run: RunContext, failed_step: str, audit: list[Action], error: st
     )
 
 
-def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome:
+class StartFailure(BaseModel):
+    """What Report incident answers for a run that failed in Prepare: there is no manifest to
+    record it in and no artifact to write, only people to tell."""
+
+    run_id: str
+    service: str
+    status: Literal["FAILED"] = "FAILED"
+    notified: bool
+    error: str
+    cause: str
+
+
+def _report_start_failure(event: FailureEvent, kit: Toolkit) -> StartFailure:
+    """INCIDENT for a run that never started: Prepare failed for a reason other than its input
+    (refused input ends the run quietly, as the caller sees the refusal at once). A scheduled
+    shutdown that could not start must not fail unseen."""
+    if event.run_id is None:
+        raise ManifestError("the incident path needs the run context that Prepare returns")
+    error = event.error.get("Error", "Unknown")
+    cause = readable_cause(event.error.get("Cause", ""))
+    try:
+        request: DecommissionRequest | None = parse_request(event.input)
+    except InvalidRequest:
+        request = None
+    raw_service = event.input.get("service") if isinstance(event.input, dict) else None
+    service = request.service if request else str(raw_service or "unknown")
+    notify = request is None or not request.dry_run  # a dry run tells nobody anything
+    if notify:
+        notice = notices.incident(
+            event.run_id,
+            service,
+            event.failed_step,
+            error,
+            cause,
+            "The run never started: no lock is held, and nothing was announced, backed up or "
+            "changed.",
+            list(request.contacts) if request else [],
+            "Nothing had been removed or stopped: the service runs as before. Start the run "
+            "again once the cause is fixed.",
+        )
+        kit.notifier.send(notice)
+    metrics.add_metric(name="RunsFailed", unit="Count", value=1)
+    return StartFailure(
+        run_id=event.run_id, service=service, notified=notify, error=error, cause=cause
+    )
+
+
+def report_incident(event: FailureEvent, kit: Toolkit) -> RunOutcome | StartFailure:
     """Record the failure, release the lock, tell people (INCIDENT), write the artifacts."""
     if event.run is None:
-        raise ManifestError("the incident path needs the run context that Prepare returns")
+        return _report_start_failure(event, kit)
     run = event.run
     error = event.error.get("Error", "Unknown")
     cause = readable_cause(event.error.get("Cause", ""))

@@ -201,13 +201,28 @@ def restore_http_api(
 
 
 def _remove_own_tombstone(
-    client: Any, journal: Journal, audit: list[Action], api_id: str, root: dict[str, Any]
+    client: Any,
+    journal: Journal,
+    audit: list[Action],
+    capture: RestApiCapture,
+    root: dict[str, Any],
 ) -> bool:
-    """Take off the tombstone this run put on the root, if it is still there and still ours."""
+    """Take off the tombstone this run put on the root, if it is still there and still ours.
+
+    The tombstone takes four calls. One that failed half-way (denied its integration, say)
+    leaves an ANY / that is not a whole tombstone, and is ours all the same when the run
+    tried to put it and the API had no ANY / when it was captured."""
+    api_id = capture.api["id"]
     tombstone = f"rest-api/{api_id}/{rest_api.TOMBSTONE_METHOD} /"
-    ours = succeeded(audit, TOMBSTONE_ACTION, tombstone)
     methods = root.get("resourceMethods") or {}
-    if not (ours and rest_api.is_tombstone(methods.get(rest_api.TOMBSTONE_METHOD))):
+    method = methods.get(rest_api.TOMBSTONE_METHOD)
+    if succeeded(audit, TOMBSTONE_ACTION, tombstone):
+        ours = rest_api.is_tombstone(method)
+    else:
+        tried = any(a.action == TOMBSTONE_ACTION and a.resource == tombstone for a in audit)
+        captured = f"{rest_api.TOMBSTONE_METHOD} /" in rest_api.method_keys(capture.resources)
+        ours = tried and not captured and method is not None and rest_api.is_half_tombstone(method)
+    if not ours:
         return False
     journal.change(
         "apigateway:DeleteMethod (tombstone)",
@@ -241,7 +256,7 @@ def restore_rest_api(
     if _left_alone(journal, resource, api.get("tags", {})):
         return
     live = {r["path"]: r for r in rest_api.resources(client, api_id)}
-    changed = _remove_own_tombstone(client, journal, audit, api_id, live["/"])
+    changed = _remove_own_tombstone(client, journal, audit, capture, live["/"])
     for captured in sorted(capture.resources, key=lambda r: rest_api.path_depth(r["path"])):
         path = captured["path"]
         if path not in live:
