@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 AWSCLI_VENV  := .venv-awscli
 AWSCLI_STAMP := $(AWSCLI_VENV)/.installed
 
-.PHONY: install demo test faults lint validate build deploy clean
+.PHONY: install demo test faults bench lint validate build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ test: $(STAMP) $(AWSCLI_STAMP)  ## unit and sandbox integration tests
 
 faults: $(STAMP)                ## the fault matrix: every AWS call site x every fault (minutes)
 	$(BIN)/pytest -m faults tests/faults
+
+bench: $(STAMP)                 ## decommission generated services of N resources; bench/results/latest.json
+	$(BIN)/python -m bench.harness --sizes $(or $(SIZES),10,100,1000)
 
 lint: $(STAMP)                  ## ruff, mypy, and least privilege in template.yaml
 	$(BIN)/ruff check .
