@@ -184,7 +184,8 @@ def _failure(
     """The failed step and error to report. A run already failing (its incident on record)
     keeps its own; the end of the execution is added to the cause."""
     where = state or (manifest.phases[-1].name if manifest.phases else "Prepare")
-    ended = f"the execution {_WORDS[detail.status]} in state {where!r}"
+    error = _ended(detail, where)
+    ended = error["Cause"]
     if detail.error or detail.cause:
         ended += f" ({detail.error or ''} {detail.cause or ''})".replace(" )", ")")
     incident = manifest.incident
@@ -193,8 +194,15 @@ def _failure(
             "Error": incident.error,
             "Cause": f"{incident.cause}; then {ended}",
         }
+    return where, {**error, "Cause": ended}
+
+
+def _ended(detail: ExecutionDetail, where: str) -> dict[str, str]:
+    """The error an execution's end is reported with: ExecutionAborted, ExecutionTimedOut or
+    ExecutionFailed (finish.ENDED_OUTSIDE_ERRORS), and where it was."""
     name = "".join(part.title() for part in detail.status.split("_"))
-    return where, {"Error": f"Execution{name}", "Cause": ended}
+    cause = f"the execution {_WORDS[detail.status]} in state {where!r}"
+    return {"Error": f"Execution{name}", "Cause": cause}
 
 
 def _run_of(manifest: Manifest) -> RunContext:
@@ -256,14 +264,12 @@ class _Closer:
             deadline_seconds=1,
         )
         where = state or "Begin restore"
-        name = "".join(part.title() for part in self.detail.status.split("_"))
-        cause = f"the execution {_WORDS[self.detail.status]} in state {where!r}"
         report_restore_failure(
             RestoreFailureEvent(
                 run=_run_of(manifest),
                 restore=restore,
                 failed_step=where,
-                error={"Error": f"Execution{name}", "Cause": cause},
+                error=_ended(self.detail, where),
             ),
             self.kit,
         )
