@@ -30,15 +30,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import botocore.client
-
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import ACCOUNT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,18 +127,14 @@ def handler_calls(sandbox: Sandbox) -> Iterator[Counter[str]]:
     lambdas = sandbox.lambdas
     assert lambdas is not None
     calls: Counter[str] = Counter()
-    original: Callable[..., Any] = botocore.client.BaseClient._make_api_call
 
-    def counted(client: Any, operation: str, params: Any) -> Any:
+    def counted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
         if lambdas.current is not None:
             calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return original(client, operation, params)
+        return call(client, operation, params)
 
-    botocore.client.BaseClient._make_api_call = counted
-    try:
+    with api_calls(counted):
         yield calls
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 def _lambda_seconds(events: list[dict[str, Any]]) -> tuple[int, float]:

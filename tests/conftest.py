@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.client
 import pytest
 
 from sunset.local import Sandbox
@@ -17,26 +15,6 @@ from sunset.local.sample import SampleService, seed_sample_service
 
 # Quick polls for backups and restores: the sandbox's snapshots and endpoints are ready at once.
 FAST = {"poll_seconds": 1, "deadline_seconds": 60}
-
-# Makes one boto3 call: (client, operation name, params) -> response.
-ApiCall = Callable[[Any, str, Any], Any]
-
-
-@contextmanager
-def api_calls(intercept: Callable[[ApiCall, Any, str, Any], Any]) -> Iterator[None]:
-    """Every boto3 call made in this process meanwhile (the tests', the handlers') goes through
-    `intercept(call, client, operation, params)`, which makes it with `call`, or not. Under
-    the SDK's own retries: what it raises reaches the caller as AWS's answer would."""
-    original: ApiCall = botocore.client.BaseClient._make_api_call
-
-    def intercepted(client: Any, operation: str, params: Any) -> Any:
-        return intercept(original, client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = intercepted
-    try:
-        yield
-    finally:
-        botocore.client.BaseClient._make_api_call = original
 
 
 @dataclass

@@ -36,8 +36,9 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService, seed_sample_service
-from tests.conftest import FAST, ApiCall, Inbox, api_calls, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 

@@ -10,10 +10,11 @@ import pytest
 
 from sunset.artifacts import parse_manifest
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService
 from sunset.phases import finish
 from sunset.plan import Plan, changes_made, planned
-from tests.conftest import ApiCall, Inbox, api_calls, artifact, lock_holder
+from tests.conftest import Inbox, artifact, lock_holder
 from tests.integration.servicestate import ServiceShape, service_state
 
 

@@ -20,6 +20,7 @@ from sunset.artifacts import ArtifactStore
 from sunset.aws.clients import AwsClients
 from sunset.journal import Toolkit
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService
 from sunset.notices import Notifier
 from sunset.phases.announce import announce
@@ -32,7 +33,7 @@ from sunset.phases.stop import stop_compute
 from sunset.phases.validate import validate_shutdown
 from sunset.phases.verify import check_backups, pass_checkpoint, verify_backups
 from sunset.runs import RunsTable
-from tests.conftest import FAST, ApiCall, Inbox, api_calls, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService
 from sunset.local.template import load_template
-from tests.conftest import ApiCall, api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 # What SAM's policy templates grant (the parts Sunset's functions rely on).
