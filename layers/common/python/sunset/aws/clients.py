@@ -1,12 +1,17 @@
-"""The boto3 clients a run uses, created lazily so a phase only pays for what it touches."""
+"""The AWS clients a run uses, created lazily so a phase only pays for what it touches.
+
+They are botocore clients, made from a botocore session: boto3's own import adds s3transfer
+and its resource layer, which no step uses, and cost every cold start about 0.13 s (half of
+boto3's import; docs/PERFORMANCE.md). The clients are the same objects boto3 would hand out.
+"""
 
 from __future__ import annotations
 
 from functools import cache, cached_property
 from typing import Any
 
-import boto3
 from botocore.config import Config
+from botocore.session import Session
 
 # One attempt per call: the state machine retries the whole step, with backoff and jitter, on
 # AwsThrottled and AwsTransient (sunset.handler), and every step reads the state again before it
@@ -25,23 +30,35 @@ _PROBE_CONFIG = Config(
 )
 
 
-class AwsClients:
-    """One boto3 client per AWS service, sharing a session and a retry policy."""
+def botocore_session(session: Any = None, region: str | None = None) -> Session:
+    """A botocore session: `session` itself, the one under a boto3.Session, or a new one."""
+    if session is None:
+        session = Session()
+        if region:
+            session.set_config_variable("region", region)
+    # boto3.Session keeps its botocore session in `_session` and has no public accessor.
+    return session if isinstance(session, Session) else session._session  # noqa: SLF001
 
-    def __init__(self, session: boto3.Session | None = None) -> None:
-        self._session = session or boto3.Session()
+
+class AwsClients:
+    """One client per AWS service, sharing a botocore session and a retry policy.
+
+    `session` may be a botocore or a boto3 session (tests and the CLI hold boto3 ones)."""
+
+    def __init__(self, session: Any = None) -> None:
+        self._session = botocore_session(session)
 
     @property
     def region(self) -> str:
         """The region every client of this session calls."""
-        return str(self._session.region_name)
+        return str(self._session.get_config_variable("region"))
 
     def credentials(self) -> Any:
-        """The session's credentials, to sign requests that no boto3 client makes (probes)."""
+        """The session's credentials, to sign requests that no client makes (probes)."""
         return self._session.get_credentials()
 
-    def _client(self, name: str) -> Any:
-        return self._session.client(name, config=_CONFIG)
+    def _client(self, name: str, config: Config = _CONFIG) -> Any:
+        return self._session.create_client(name, config=config)
 
     @cached_property
     def sagemaker(self) -> Any:
@@ -49,7 +66,7 @@ class AwsClients:
 
     @cached_property
     def sagemaker_runtime(self) -> Any:
-        return self._session.client("sagemaker-runtime", config=_PROBE_CONFIG)
+        return self._client("sagemaker-runtime", _PROBE_CONFIG)
 
     @cached_property
     def autoscaling(self) -> Any:
@@ -74,6 +91,10 @@ class AwsClients:
     @cached_property
     def logs(self) -> Any:
         return self._client("logs")
+
+    @cached_property
+    def tagging(self) -> Any:
+        return self._client("resourcegroupstaggingapi")
 
     @cached_property
     def cloudwatch(self) -> Any:
@@ -101,4 +122,4 @@ def shared_clients(region: str | None) -> AwsClients:
     """One AwsClients per region for the life of the process (the Lambda execution
     environment): building a session and its clients loads and parses botocore's service
     models, which cost more than most of Sunset's steps if paid again on every invocation."""
-    return AwsClients(boto3.Session(region_name=region))
+    return AwsClients(botocore_session(region=region))

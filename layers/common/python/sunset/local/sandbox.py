@@ -126,9 +126,6 @@ class Sandbox(Executions):
         os.environ.update(env)
         # moto logs every failed state at ERROR; a failed run is reported through Run instead.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
-        # Powertools' tracer logs every handler exception with its traceback; in the sandbox
-        # the error already reaches the run's cause and the INCIDENT notice.
-        logging.getLogger("aws_lambda_powertools.tracing").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         try:
