@@ -94,6 +94,7 @@ _THROTTLING = {
     "apigateway": ("TooManyRequestsException", 429),
     "apigatewayv2": ("TooManyRequestsException", 429),
     "dynamodb": ("ThrottlingException", 400),
+    "resourcegroupstaggingapi": ("ThrottledException", 400),
 }
 _INTERNAL = {
     "ec2": ("InternalError", 500),
@@ -103,6 +104,7 @@ _INTERNAL = {
     "apigateway": ("ServiceUnavailableException", 503),
     "apigatewayv2": ("ServiceUnavailableException", 503),
     "logs": ("ServiceUnavailableException", 503),
+    "resourcegroupstaggingapi": ("InternalServiceException", 500),
 }
 _DENIED = {
     "ec2": "UnauthorizedOperation",

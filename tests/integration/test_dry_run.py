@@ -39,7 +39,7 @@ def _world(sandbox: Sandbox, service: SampleService) -> dict[str, Any]:
 # What a dry run may still write: its own records (artifacts, the runs table and its lock), and
 # the execution itself (the sandbox starts and follows it, and it invokes Sunset's functions).
 OWN_RECORDS = {"s3", "dynamodb", "stepfunctions", "lambda"}
-READS = ("Describe", "List", "Get", "Head", "Query", "Scan", "FilterLogEvents")
+READS = ("Describe", "List", "Get", "Head", "Query", "Scan", "FilterLogEvents", "Search")
 
 
 @contextmanager

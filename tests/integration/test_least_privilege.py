@@ -39,7 +39,7 @@ POLICY_TEMPLATES = {
     "SNSPublishMessagePolicy": ["sns:Publish"],
 }
 # IAM prefixes that differ from the SDK's signing name.
-PREFIX = {"monitoring": "cloudwatch"}
+PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 # S3 operations authorised by another action's name.
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "ListObjectsV2": "s3:ListBucket"}
 

@@ -288,7 +288,7 @@ def test_endpoints_still_deleting_are_waited_for_then_proven_gone(
     assert "Wait to validate" in run.states_entered
     validation = manifest_of(sandbox, "slow-delete")["validation"]
     assert validation["polls"] >= 2 and validation["waiting_for"] == []
-    described = [e for e in validation["evidence"] if e["asked"].startswith("DescribeEndpoint")]
+    described = [e for e in validation["evidence"] if e["asked"].startswith("ListEndpoints")]
     assert [e["answer"] for e in described] == ["not found", "not found"]
 
 

@@ -169,6 +169,11 @@ class Inventory(_Record):
     protected: list[ProtectedResource] = Field(default_factory=list)
     not_handled: list[NotHandled] = Field(default_factory=list)
     impact: Impact | None = None
+    endpoint_configs: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="DescribeEndpointConfig as discovery read it, by name. Endpoint configs "
+        "are immutable: Back up captures the config an endpoint still runs from here",
+    )
 
     def counts(self) -> dict[str, int]:
         """How many resources of each kind Sunset will act on (protected ones excluded)."""

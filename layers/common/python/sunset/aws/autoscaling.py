@@ -15,13 +15,18 @@ def variant_resource_id(endpoint: str, variant: str) -> str:
 
 
 def scalable_targets(autoscaling: Any, resource_ids: list[str]) -> list[dict[str, Any]]:
-    if not resource_ids:
-        return []
+    """The registered targets among `resource_ids`, 50 ids a call (the API's limit): one call
+    covers the variants of many endpoints."""
     paginator = autoscaling.get_paginator("describe_scalable_targets")
     targets: list[dict[str, Any]] = []
-    for page in paginator.paginate(ServiceNamespace=NAMESPACE, ResourceIds=resource_ids):
-        targets.extend(page["ScalableTargets"])
+    for first in range(0, len(resource_ids), _IDS_PER_CALL):
+        chunk = resource_ids[first : first + _IDS_PER_CALL]
+        for page in paginator.paginate(ServiceNamespace=NAMESPACE, ResourceIds=chunk):
+            targets.extend(page["ScalableTargets"])
     return targets
+
+
+_IDS_PER_CALL = 50
 
 
 def scaling_policies(autoscaling: Any, resource_id: str) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +17,67 @@ def list_endpoints(sagemaker: Any) -> Iterator[dict[str, Any]]:
     """Every endpoint summary (name, arn, status) in the region."""
     for page in sagemaker.get_paginator("list_endpoints").paginate():
         yield from page["Endpoints"]
+
+
+def instant(value: Any) -> datetime | None:
+    """A timestamp of a SageMaker answer as a datetime, whether botocore parsed it or a
+    manifest's JSON carried it as text; None when there is none."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if isinstance(moment, datetime) else None
+
+
+def endpoint_summaries(sagemaker: Any) -> dict[str, dict[str, Any]]:
+    """Every endpoint in the region by name (ListEndpoints: name, arn, status, creation and
+    last-modified times), 100 a page. Authoritative, unlike Search: what proves an endpoint
+    gone, and what stop compares with the capture before it deletes anything."""
+    return {summary["EndpointName"]: summary for summary in list_endpoints(sagemaker)}
+
+
+def search_endpoints(sagemaker: Any) -> dict[str, dict[str, Any]]:
+    """Every endpoint in the region by name, as Search returns it: its description (config
+    name, variants, status, last-modified time) and its tags, 100 endpoints a call where
+    DescribeEndpoint and ListTags take two calls each.
+
+    Search reads an index that can lag a change by seconds. Nothing destructive trusts it
+    alone: stop deletes an endpoint only when ListEndpoints shows it unmodified since the
+    capture, and reads it again with DescribeEndpoint otherwise."""
+    found: dict[str, dict[str, Any]] = {}
+    pages = sagemaker.get_paginator("search").paginate(
+        Resource="Endpoint", PaginationConfig={"PageSize": 100}
+    )
+    for page in pages:
+        for result in page.get("Results", []):
+            endpoint = result.get("Endpoint")
+            if endpoint:
+                found[endpoint["EndpointName"]] = endpoint
+    return found
+
+
+def creation_times(sagemaker: Any, kind: str, names: set[str]) -> dict[str, Any]:
+    """{name: CreationTime} of the endpoint configs (`kind` "EndpointConfig") or models
+    ("Model") among `names` that exist. Both are immutable, so one that exists with its
+    captured creation time is unchanged. A few are described one by one; more are listed,
+    100 a page, which costs less than a call each once the account's share is large."""
+    if len(names) <= _DESCRIBE_AT_MOST:
+        find = find_endpoint_config if kind == "EndpointConfig" else find_model
+        described = {name: find(sagemaker, name) for name in names}
+        return {name: d["CreationTime"] for name, d in described.items() if d is not None}
+    operation, key, name_key = _LISTS[kind]
+    pages = sagemaker.get_paginator(operation).paginate(PaginationConfig={"PageSize": 100})
+    return {
+        item[name_key]: item["CreationTime"]
+        for page in pages
+        for item in page[key]
+        if item[name_key] in names
+    }
+
+
+# Below this many names, describing each costs no more than listing a typical account's share.
+_DESCRIBE_AT_MOST = 3
+_LISTS = {
+    "EndpointConfig": ("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"),
+    "Model": ("list_models", "Models", "ModelName"),
+}
 
 
 def tags_of(sagemaker: Any, arn: str) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 moto creates an endpoint already InService and deletes one at once, which would leave the
 waiting loops of a restore and of Validate shutdown, their deadlines and their failure paths
-untested. Through `Sandbox.endpoints` a test chooses how many DescribeEndpoint reads a new
-endpoint stays Creating for (or a deleted one Deleting), and which endpoints end Failed:
+untested. Through `Sandbox.endpoints` a test chooses how many reads a new endpoint stays
+Creating for (or a deleted one Deleting), and which endpoints end Failed. A read is a
+DescribeEndpoint of it, or a ListEndpoints or Search that lists every endpoint:
 
     sb.endpoints.hold(polls=3)          # every endpoint created from now on: Creating, 3 reads
     sb.endpoints.fail("chat-llm")       # this endpoint ends Failed (after the hold)
@@ -43,6 +44,8 @@ class EndpointControl:
         create = SageMakerModelBackend.create_endpoint
         describe = SageMakerModelBackend.describe_endpoint
         delete = SageMakerModelBackend.delete_endpoint
+        listing = SageMakerModelBackend.list_endpoints
+        searching = SageMakerModelBackend.search
 
         def delete_endpoint(backend: Any, endpoint_name: str) -> Any:
             endpoint = backend.endpoints.get(endpoint_name)
@@ -59,7 +62,8 @@ class EndpointControl:
                 control._creating[endpoint_name] = control.polls
             return endpoint
 
-        def describe_endpoint(backend: Any, endpoint_name: str) -> Any:
+        def advance(backend: Any, endpoint_name: str) -> None:
+            """One read of the endpoint: a held creation or deletion moves one step on."""
             if endpoint_name in control._deleting:
                 left = control._deleting[endpoint_name] - 1
                 control._deleting[endpoint_name] = left
@@ -78,12 +82,28 @@ class EndpointControl:
                         endpoint.failure_reason = "sandbox: the model container did not start"
                     else:
                         endpoint.endpoint_status = "InService"
+
+        def describe_endpoint(backend: Any, endpoint_name: str) -> Any:
+            advance(backend, endpoint_name)
             return describe(backend, endpoint_name)
+
+        def list_endpoints(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            for endpoint_name in [*control._deleting, *control._creating]:
+                advance(backend, endpoint_name)
+            return listing(backend, *args, **kwargs)
+
+        def search(backend: Any, resource: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if resource == "Endpoint":
+                for endpoint_name in [*control._deleting, *control._creating]:
+                    advance(backend, endpoint_name)
+            return searching(backend, resource, *args, **kwargs)
 
         for name, replacement in (
             ("create_endpoint", create_endpoint),
             ("describe_endpoint", describe_endpoint),
             ("delete_endpoint", delete_endpoint),
+            ("list_endpoints", list_endpoints),
+            ("search", search),
         ):
             self._originals.append(
                 (SageMakerModelBackend, name, SageMakerModelBackend.__dict__[name])

@@ -30,7 +30,7 @@ from sunset.manifest import (
     SnapshotRecord,
 )
 from sunset.phases.results import PhaseResult
-from sunset.tags import backup_tags
+from sunset.tags import RUN_ID_TAG, SERVICE_TAG, SOURCE_TAG, as_tag_list, backup_tags, tag_dict
 
 Clock = Callable[[], datetime]
 SnapshotKind = Literal["rds-instance", "rds-cluster"]
@@ -43,16 +43,32 @@ def snapshot_identifier(run_id: str, source_id: str) -> str:
     return f"sunset-{slug[:200].strip('-')}-{digest}"
 
 
+def _earlier_snapshots(manifest: Manifest, aws: AwsClients) -> dict[str, dict[str, Any]]:
+    """This run's EBS snapshots that did not fail, by the volume they copy: one paginated
+    DescribeSnapshots for the whole run rather than one per volume (the benchmark's N=1000
+    spent minutes there; docs/PERFORMANCE.md)."""
+    tags = {RUN_ID_TAG: manifest.run_id, SERVICE_TAG: manifest.service}
+    return {
+        tag_dict(snapshot.get("Tags")).get(SOURCE_TAG, ""): snapshot
+        for snapshot in ec2.snapshots_tagged(aws.ec2, tags)
+        if snapshot["State"] != "error"
+    }
+
+
 def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
-    for volume in manifest.require_inventory().volumes:
-        if manifest.backups.snapshot_for("ebs", volume.volume_id):
-            continue
+    pending = [
+        volume
+        for volume in manifest.require_inventory().volumes
+        if not manifest.backups.snapshot_for("ebs", volume.volume_id)
+    ]
+    # EBS snapshot ids are chosen by AWS: a snapshot this run started in an attempt that died
+    # before saving the manifest is found by its tags, never taken twice.
+    earlier_by_volume = _earlier_snapshots(manifest, aws) if pending else {}
+    for volume in pending:
         tags = backup_tags(manifest.run_id, manifest.service, volume.volume_id)
-        # EBS snapshot ids are chosen by AWS: a snapshot this run started in an attempt that
-        # died before saving the manifest is found by its tags, never taken twice.
-        earlier = [s for s in ec2.snapshots_tagged(aws.ec2, tags) if s["State"] != "error"]
+        earlier = earlier_by_volume.get(volume.volume_id)
         if earlier:
-            snapshot = earlier[0]
+            snapshot = earlier
             journal.record(
                 "adopt snapshot",
                 snapshot["SnapshotId"],
@@ -167,35 +183,66 @@ def _snapshot_databases(manifest: Manifest, journal: Journal, aws: AwsClients, n
         _snapshot_database(manifest, journal, aws, now, "rds-cluster", source)
 
 
-def capture_endpoint(aws: AwsClients, endpoint: EndpointRecord) -> EndpointCapture:
-    """The endpoint, its config, its models and its autoscaling, as AWS describes them."""
-    description = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
-    if description is None:
-        raise RuntimeError(
-            f"endpoint {endpoint.name} vanished before its configuration was captured"
-        )
-    config = sagemaker.describe_endpoint_config(aws.sagemaker, description["EndpointConfigName"])
-    model_names = sorted(
-        {v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")}
-    )
+def capture_endpoints(
+    aws: AwsClients, endpoints: list[EndpointRecord], known_configs: dict[str, dict[str, Any]]
+) -> dict[str, EndpointCapture]:
+    """Each endpoint, its config, its models and its autoscaling, as AWS describes them.
+
+    Reads are shared across endpoints: one Search for the endpoints and their tags, one
+    DescribeEndpointConfig per config that discovery did not already read (configs are
+    immutable), one DescribeModel per model, and the autoscaling targets of 50 variants a call.
+    """
+    if not endpoints:
+        return {}
+    described = sagemaker.search_endpoints(aws.sagemaker)
+    configs = dict(known_configs)
+    models: dict[str, dict[str, Any]] = {}
+    views = {}
+    for endpoint in endpoints:
+        view = described.get(endpoint.name) or _described_one_by_one(aws, endpoint.name)
+        name = view["EndpointConfigName"]
+        if name not in configs:
+            configs[name] = sagemaker.describe_endpoint_config(aws.sagemaker, name)
+        for model in _model_names(configs[name]):
+            if model not in models:
+                models[model] = sagemaker.describe_model(aws.sagemaker, model)
+        views[endpoint.name] = view
     resource_ids = [
-        autoscaling.variant_resource_id(endpoint.name, v["VariantName"])
-        for v in config["ProductionVariants"]
+        autoscaling.variant_resource_id(name, variant["VariantName"])
+        for name, view in views.items()
+        for variant in configs[view["EndpointConfigName"]]["ProductionVariants"]
     ]
     targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
-    policies = [
-        policy
-        for target in targets
-        for policy in autoscaling.scaling_policies(aws.autoscaling, target["ResourceId"])
-    ]
-    return EndpointCapture(
-        endpoint=description,
-        endpoint_config=config,
-        models=[sagemaker.describe_model(aws.sagemaker, name) for name in model_names],
-        tags=sagemaker.tags_of(aws.sagemaker, description["EndpointArn"]),
-        scalable_targets=targets,
-        scaling_policies=policies,
-    )
+    captures = {}
+    for name, view in views.items():
+        config = configs[view["EndpointConfigName"]]
+        own = [t for t in targets if t["ResourceId"].startswith(f"endpoint/{name}/variant/")]
+        captures[name] = EndpointCapture(
+            endpoint={key: value for key, value in view.items() if key != "Tags"},
+            endpoint_config=config,
+            models=[models[model] for model in _model_names(config)],
+            tags=tag_dict(view.get("Tags")),
+            scalable_targets=own,
+            scaling_policies=[
+                policy
+                for target in own
+                for policy in autoscaling.scaling_policies(aws.autoscaling, target["ResourceId"])
+            ],
+        )
+    return captures
+
+
+def _model_names(config: dict[str, Any]) -> list[str]:
+    return sorted({v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")})
+
+
+def _described_one_by_one(aws: AwsClients, name: str) -> dict[str, Any]:
+    """An endpoint Search did not return (its index lags a change by seconds), read directly."""
+    description = sagemaker.describe_endpoint(aws.sagemaker, name)
+    if description is None:
+        raise RuntimeError(f"endpoint {name} vanished before its configuration was captured")
+    tags = sagemaker.tags_of(aws.sagemaker, description["EndpointArn"])
+    return description | {"Tags": as_tag_list(tags)}
 
 
 def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
@@ -239,9 +286,10 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
         _snapshot_volumes(manifest, journal, kit.aws, kit.now)
         _snapshot_databases(manifest, journal, kit.aws, kit.now)
         backups = manifest.backups
-        for endpoint in inventory.endpoints:
-            backups.endpoints[endpoint.name] = capture_endpoint(kit.aws, endpoint)
-            journal.record("capture configuration", f"sagemaker-endpoint/{endpoint.name}", "ok")
+        captures = capture_endpoints(kit.aws, inventory.endpoints, inventory.endpoint_configs)
+        for name, capture in captures.items():
+            backups.endpoints[name] = capture
+            journal.record("capture configuration", f"sagemaker-endpoint/{name}", "ok")
         for http in inventory.http_apis:
             backups.http_apis[http.api_id] = capture_http_api(kit.aws, http.api_id)
             journal.record("capture configuration", f"http-api/{http.api_id}", "ok")

@@ -33,7 +33,7 @@ from sunset.manifest import (
 )
 from sunset.phases.results import PhaseResult
 from sunset.request import DecommissionRequest
-from sunset.tags import is_protected, matches_selector, tag_dict
+from sunset.tags import as_tag_list, is_protected, matches_selector, tag_dict
 
 IMPACT_WINDOW_DAYS = 7
 SAGEMAKER_LOG_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -69,35 +69,59 @@ class _Scope:
             )
 
 
-def _endpoints(aws: AwsClients, scope: _Scope) -> list[EndpointRecord]:
-    found = []
-    for summary in sagemaker.list_endpoints(aws.sagemaker):
-        name = summary["EndpointName"]
-        tags = sagemaker.tags_of_existing(aws.sagemaker, summary["EndpointArn"])
-        if tags is None or not scope.wants(name, tags):  # None: deleted since it was listed
-            continue
+def _endpoints_in_scope(aws: AwsClients, scope: _Scope) -> dict[str, dict[str, Any]]:
+    """The endpoints to act on, by name, as Search describes them (with their tags): one call
+    per 100 endpoints of the region, where DescribeEndpoint and ListTags take two each."""
+    endpoints = sagemaker.search_endpoints(aws.sagemaker)
+    # Search's index may not hold an endpoint created seconds ago: ask for a missing explicit
+    # one by name before calling it a typo.
+    for name in sorted(scope.explicit - endpoints.keys()):
         endpoint = sagemaker.describe_endpoint(aws.sagemaker, name)
-        if endpoint is None:  # deleted between list and describe
-            continue
-        config = sagemaker.describe_endpoint_config(aws.sagemaker, endpoint["EndpointConfigName"])
-        variants = config["ProductionVariants"]
-        found.append(
-            EndpointRecord(
-                name=name,
-                arn=endpoint["EndpointArn"],
-                status=endpoint["EndpointStatus"],
-                endpoint_config_name=endpoint["EndpointConfigName"],
-                variant_names=[v["VariantName"] for v in variants],
-                model_names=sorted({v["ModelName"] for v in variants if v.get("ModelName")}),
-            )
-        )
+        tags = endpoint and sagemaker.tags_of_existing(aws.sagemaker, endpoint["EndpointArn"])
+        if endpoint is not None and tags is not None:
+            endpoints[name] = endpoint | {"Tags": as_tag_list(tags)}
+    return {
+        name: endpoint
+        for name, endpoint in endpoints.items()
+        if scope.wants(name, tag_dict(endpoint.get("Tags")))
+    }
+
+
+def _endpoints(
+    aws: AwsClients, scope: _Scope, configs: dict[str, dict[str, Any]]
+) -> list[EndpointRecord]:
+    """The endpoints in scope; `configs` collects their endpoint configs' descriptions, one
+    DescribeEndpointConfig per config however many endpoints share it."""
+    found = []
+    for endpoint in _endpoints_in_scope(aws, scope).values():
+        config_name = endpoint["EndpointConfigName"]
+        if config_name not in configs:
+            config = sagemaker.find_endpoint_config(aws.sagemaker, config_name)
+            if config is None:  # deleted under a live endpoint: Back up reports it
+                found.append(_endpoint_record(endpoint, {}))
+                continue
+            configs[config_name] = config
+        found.append(_endpoint_record(endpoint, configs[config_name]))
     return found
 
 
+def _endpoint_record(endpoint: dict[str, Any], config: dict[str, Any]) -> EndpointRecord:
+    variants = config.get("ProductionVariants") or endpoint.get("ProductionVariants", [])
+    return EndpointRecord(
+        name=endpoint["EndpointName"],
+        arn=endpoint["EndpointArn"],
+        status=endpoint["EndpointStatus"],
+        endpoint_config_name=endpoint["EndpointConfigName"],
+        variant_names=[v["VariantName"] for v in variants],
+        model_names=sorted({v["ModelName"] for v in variants if v.get("ModelName")}),
+    )
+
+
 def service_endpoints(aws: AwsClients, request: DecommissionRequest) -> list[EndpointRecord]:
-    """The service's endpoints as they are now, protected ones left out (validation)."""
+    """The service's endpoints as they are now, protected ones left out (validation); their
+    model names are not read."""
     scope = _Scope("sagemaker-endpoint", request, request.resources.sagemaker_endpoints)
-    return _endpoints(aws, scope)
+    return [_endpoint_record(e, {}) for e in _endpoints_in_scope(aws, scope).values()]
 
 
 def _http_apis(
@@ -256,13 +280,26 @@ def _databases(
 def _log_groups(
     aws: AwsClients, scope: _Scope, endpoints: list[EndpointRecord]
 ) -> list[LogGroupRecord]:
-    # An endpoint's own log group belongs to the service even when nobody tagged it.
+    """The service's log groups: those tagged with its selector, its endpoints' own (which
+    belong to it even when nobody tagged them) and the explicit ones. Tags come in batches
+    from the tagging API, never one call per log group of the region."""
+    tagged = logs.groups_tagged(aws.tagging, scope.selector) if scope.selector else {}
     by_convention = {SAGEMAKER_LOG_PREFIX + endpoint.name for endpoint in endpoints}
+    named: dict[str, str] = {}
+    if by_convention:
+        for group in logs.log_groups(aws.logs, SAGEMAKER_LOG_PREFIX):
+            if group["logGroupName"] in by_convention:
+                named[group["logGroupName"]] = logs.group_arn(group)
+    for name in sorted(scope.explicit - tagged.keys()):
+        for group in logs.log_groups(aws.logs, name):
+            if group["logGroupName"] == name:
+                named[name] = logs.group_arn(group)
+    # A group found by name carries no tags here: the protected ones are looked up in one go.
+    protected = logs.groups_tagged(aws.tagging, {PROTECT_TAG: None}) if named else {}
     found = []
-    for group in logs.log_groups(aws.logs):
-        name = group["logGroupName"]
-        arn = logs.group_arn(group)
-        if scope.wants(name, logs.tags_of(aws.logs, arn), implied=name in by_convention):
+    for name in sorted(tagged.keys() | named.keys()):
+        arn, tags = tagged.get(name) or (named[name], protected.get(name, ("", {}))[1])
+        if scope.wants(name, tags, implied=name in by_convention):
             found.append(LogGroupRecord(name=name, arn=arn))
     return found
 
@@ -317,7 +354,8 @@ def find_resources(aws: AwsClients, request: DecommissionRequest, now: datetime)
         "clusters": _Scope("rds-cluster", request, explicit.rds_clusters),
         "logs": _Scope("log-group", request, explicit.log_groups),
     }
-    endpoints = _endpoints(aws, scopes["endpoints"])
+    endpoint_configs: dict[str, dict[str, Any]] = {}
+    endpoints = _endpoints(aws, scopes["endpoints"], endpoint_configs)
     not_handled: list[NotHandled] = []
     db_instances, db_clusters = _databases(aws, scopes["instances"], scopes["clusters"])
     inventory = Inventory(
@@ -329,6 +367,7 @@ def find_resources(aws: AwsClients, request: DecommissionRequest, now: datetime)
         db_clusters=db_clusters,
         log_groups=_log_groups(aws, scopes["logs"], endpoints),
         not_handled=not_handled,
+        endpoint_configs=endpoint_configs,
     )
     for scope in scopes.values():
         scope.check_all_found()

@@ -29,10 +29,31 @@ PROTECTED_SINCE_DISCOVERY = "tagged sunset:protect=true since discovery"
 def _delete_endpoints(
     aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
 ) -> None:
-    for endpoint in manifest.require_inventory().endpoints:
+    endpoints = manifest.require_inventory().endpoints
+    if not endpoints:
+        return
+    # Read in batches, right before the deletions: ListEndpoints for what exists now, Search
+    # for the tags (protection), the registered autoscaling targets 50 variants a call.
+    current_by_name = sagemaker.endpoint_summaries(aws.sagemaker)
+    tags_by_name = {
+        name: tag_dict(found.get("Tags"))
+        for name, found in sagemaker.search_endpoints(aws.sagemaker).items()
+    }
+    registered_by_id = {
+        target["ResourceId"]: target
+        for target in autoscaling.scalable_targets(
+            aws.autoscaling,
+            [
+                t["ResourceId"]
+                for e in endpoints
+                for t in manifest.backups.endpoints[e.name].scalable_targets
+            ],
+        )
+    }
+    for endpoint in endpoints:
         require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
         resource = f"sagemaker-endpoint/{endpoint.name}"
-        current = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
+        current = current_by_name.get(endpoint.name)
         stopped = (
             f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
         )
@@ -47,14 +68,14 @@ def _delete_endpoints(
                 if current is not None:
                     outcome.stopped.append(stopped)
             continue
-        if is_protected(sagemaker.tags_of(aws.sagemaker, endpoint.arn)):
+        if is_protected(tags_by_name.get(endpoint.name, {})):
             journal.record("skip endpoint", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
             outcome.left_running.append(
                 f"SageMaker endpoint {endpoint.name}: {PROTECTED_SINCE_DISCOVERY}"
             )
             continue
         capture = manifest.backups.endpoints[endpoint.name]
-        running = current.get("EndpointConfigName")
+        running = _running_config(aws, capture.endpoint, current)
         if running != endpoint.endpoint_config_name:
             # Someone deployed a new config after the capture: deleting now would lose it.
             raise NotRecoverable(
@@ -63,10 +84,10 @@ def _delete_endpoints(
             )
         # Autoscaling first: a registered target would fight the deletion, and its policies
         # are in the capture for the restore.
-        registered = autoscaling.scalable_targets(
-            aws.autoscaling, [t["ResourceId"] for t in capture.scalable_targets]
-        )
-        for target in registered:
+        for captured in capture.scalable_targets:
+            target = registered_by_id.get(captured["ResourceId"])
+            if target is None:
+                continue
             journal.change(
                 "application-autoscaling:DeregisterScalableTarget",
                 target["ResourceId"],
@@ -82,6 +103,19 @@ def _delete_endpoints(
             endpoint.name,
         )
         outcome.stopped.append(stopped)
+
+
+def _running_config(aws: AwsClients, captured: dict[str, Any], current: dict[str, Any]) -> str:
+    """The config the endpoint runs now. ListEndpoints has no config name, but an endpoint
+    neither updated nor re-created since the capture (same creation and last-modified times)
+    runs the captured one; any other is read again with DescribeEndpoint."""
+    then = [sagemaker.instant(captured.get(key)) for key in ("CreationTime", "LastModifiedTime")]
+    now = [sagemaker.instant(current.get(key)) for key in ("CreationTime", "LastModifiedTime")]
+    if None not in then and then == now:
+        return str(captured["EndpointConfigName"])
+    described = sagemaker.describe_endpoint(aws.sagemaker, str(current["EndpointName"]))
+    # Deleted meanwhile: DeleteEndpoint fails, and the retried step finds it gone.
+    return str((described or captured)["EndpointConfigName"])
 
 
 class _Database(NamedTuple):

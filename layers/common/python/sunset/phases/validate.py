@@ -3,7 +3,7 @@
 "The API said 200 to DeleteEndpoint" is not proof. This phase asks again, the way a client and
 an operator would, and keeps every question and answer in the manifest:
 
-- endpoints: DescribeEndpoint finds none of the service's endpoints, and no endpoint carrying
+- endpoints: ListEndpoints lists none of the service's endpoints, and no endpoint carrying
   the service's tags is running (one created during the run would be missed otherwise);
 - routes: no route is left on the HTTP APIs, nor their captured stages and domain mappings, no
   method on the REST APIs, and every REST stage serves a deployment made after the removal;
@@ -126,11 +126,10 @@ class _Proof:
 
 # ---------------------------------------------------------------------------------- endpoints
 def _endpoint_states(proof: _Proof) -> dict[str, dict[str, Any] | None]:
-    aws = proof.kit.aws
-    return {
-        endpoint.name: sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
-        for endpoint in proof.manifest.require_inventory().endpoints
-    }
+    """Each endpoint of the inventory as ListEndpoints lists it now, or None: one paginated
+    call for them all, and authoritative, unlike Search."""
+    listed = sagemaker.endpoint_summaries(proof.kit.aws.sagemaker)
+    return {e.name: listed.get(e.name) for e in proof.manifest.require_inventory().endpoints}
 
 
 def _still_deleting(states: dict[str, dict[str, Any] | None]) -> list[str]:
@@ -140,10 +139,9 @@ def _still_deleting(states: dict[str, dict[str, Any] | None]) -> list[str]:
 def _check_endpoints(proof: _Proof) -> None:
     aws = proof.kit.aws
     inventory = proof.manifest.require_inventory()
-    for endpoint in inventory.endpoints:
+    for endpoint, found in zip(inventory.endpoints, _endpoint_states(proof).values(), strict=True):
         subject = f"sagemaker-endpoint/{endpoint.name}"
-        asked = f"DescribeEndpoint {endpoint.name}"
-        found = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
+        asked = f"ListEndpoints: {endpoint.name}"
         if found is None:
             proof.add("endpoints", subject, asked, "not found", True)
             continue
@@ -156,14 +154,14 @@ def _check_endpoints(proof: _Proof) -> None:
             answer = f"{status}, tagged sunset:protect=true: left running on purpose"
             proof.add("endpoints", subject, asked, answer, True)
             continue
-        answer = f"{status} (config {found.get('EndpointConfigName')})"
+        answer = status
         if status == DELETING:
             answer += f": still deleting at the deadline {proof.validation.deadline:%H:%M:%S}"
         proof.add("endpoints", subject, asked, answer + ": the endpoint still exists", False)
     known = {endpoint.name for endpoint in inventory.endpoints}
     others = [e for e in service_endpoints(aws, proof.run.request) if e.name not in known]
     selector = ", ".join(f"{k}={v}" for k, v in proof.run.request.selector.tags.items())
-    asked = f"ListEndpoints, tags {selector or '(explicit ids only)'}"
+    asked = f"Search (endpoints), tags {selector or '(explicit ids only)'}"
     if not others:
         proof.add("endpoints", "service endpoints", asked, "no other endpoint of the service", True)
     for other in others:
@@ -317,6 +315,7 @@ def _check_probes(proof: _Proof) -> None:
         wanted = wanted[:MAX_PROBES]
     prober = execute_api.Prober(kit.aws.credentials(), kit.aws.region, kit.execute_api_endpoint)
     endpoints = proof.manifest.require_inventory().endpoints
+    states = _endpoint_states(proof) if endpoints else {}
     # Clients are created here, before the threads: a boto3 client may be shared between
     # threads, but creating one from a shared session may not.
     _clients = (kit.aws.sagemaker, kit.aws.sagemaker_runtime)
@@ -324,7 +323,10 @@ def _check_probes(proof: _Proof) -> None:
     pool = ThreadPoolExecutor(max_workers=PROBE_WORKERS)
     try:
         # Endpoints first: they are few, and a live one is the worst thing to miss.
-        invoked = {pool.submit(_invoke, proof, e.name, e.arn): e.name for e in endpoints}
+        invoked = {
+            pool.submit(_invoke, proof, e.name, e.arn, states[e.name] is not None): e.name
+            for e in endpoints
+        }
         sent = {pool.submit(prober.send, probe.method, probe.url): probe for probe in wanted}
         done, _ = wait([*invoked, *sent], timeout=PROBE_BUDGET_SECONDS)
     finally:
@@ -347,15 +349,14 @@ def _check_probes(proof: _Proof) -> None:
         proof.add("probes", subject, asked, text, gone)
 
 
-def _invoke(proof: _Proof, name: str, arn: str) -> tuple[str, str, bool]:
-    """(what was asked, the answer, whether it shows the endpoint gone) for one endpoint."""
+def _invoke(proof: _Proof, name: str, arn: str, listed: bool) -> tuple[str, str, bool]:
+    """(what was asked, the answer, whether it shows the endpoint gone) for one endpoint;
+    `listed`: whether ListEndpoints still lists it."""
     aws = proof.kit.aws
-    if sagemaker.describe_endpoint(aws.sagemaker, name) is not None and is_protected(
-        sagemaker.tags_of_existing(aws.sagemaker, arn) or {}
-    ):
+    if listed and is_protected(sagemaker.tags_of_existing(aws.sagemaker, arn) or {}):
         # Left running on purpose: invoking it would only prove what the STOPPED notice says.
         answer = "not invoked: tagged sunset:protect=true, left running on purpose"
-        return "DescribeEndpoint, ListTags", answer, True
+        return "ListEndpoints, ListTags", answer, True
     gone, answer = sagemaker.probe_endpoint(aws.sagemaker_runtime, name)
     suffix = "" if gone else ": the endpoint still answers"
     return f"InvokeEndpoint {name} (empty JSON body)", answer + suffix, gone

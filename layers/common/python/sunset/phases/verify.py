@@ -9,7 +9,8 @@ inventory and is the only way into "Remove API routes".
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -156,20 +157,69 @@ def _snapshot_checks(
     return checks + _tag_checks(tag_dict(snapshot.get("TagList")), manifest, cluster.arn)
 
 
-def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointRecord) -> list[Check]:
-    """The capture is complete and still matches what a restore will need."""
+@dataclass(frozen=True)
+class _LiveEndpoints:
+    """What AWS says now of every endpoint in the capture, read in batches: Search for the
+    endpoints and their tags, configs and models listed (or described, when few), and the
+    autoscaling targets of 50 variants a call."""
+
+    endpoints: dict[str, dict[str, Any]]
+    config_created: dict[str, str]
+    model_created: dict[str, str]
+    target_ids: set[str]
+
+    @classmethod
+    def read(cls, aws: AwsClients, manifest: Manifest) -> _LiveEndpoints:
+        captures = manifest.backups.endpoints.values()
+        configs = {c.endpoint_config.get("EndpointConfigName", "") for c in captures}
+        models = {m.get("ModelName", "") for c in captures for m in c.models}
+        variants = [
+            autoscaling.variant_resource_id(c.endpoint.get("EndpointName", ""), v["VariantName"])
+            for c in captures
+            for v in c.endpoint_config.get("ProductionVariants", [])
+        ]
+        created = sagemaker.creation_times
+        return cls(
+            endpoints=sagemaker.search_endpoints(aws.sagemaker) if captures else {},
+            config_created=_instants(created(aws.sagemaker, "EndpointConfig", configs - {""})),
+            model_created=_instants(created(aws.sagemaker, "Model", models - {""})),
+            target_ids={
+                t["ResourceId"] for t in autoscaling.scalable_targets(aws.autoscaling, variants)
+            },
+        )
+
+
+def _instant(value: Any) -> str:
+    """A timestamp as one comparable text, whether botocore parsed it or the manifest's JSON
+    carried it."""
+    moment = sagemaker.instant(value)
+    return moment.astimezone(UTC).isoformat() if moment else "missing"
+
+
+def _instants(found: dict[str, Any]) -> dict[str, str]:
+    return {name: _instant(value) for name, value in found.items()}
+
+
+def _endpoint_checks(
+    live: _LiveEndpoints, manifest: Manifest, endpoint: EndpointRecord
+) -> list[Check]:
+    """The capture is complete and still matches what a restore will need. Endpoint configs
+    and models are immutable: one that still exists with its captured creation time is
+    unchanged."""
     capture = manifest.backups.endpoints.get(endpoint.name)
     if capture is None:
         return [Check.compare("configuration captured", True, False)]
     config = capture.endpoint_config
     variants = config.get("ProductionVariants", [])
     wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
-    live_config = sagemaker.find_endpoint_config(aws.sagemaker, endpoint.endpoint_config_name)
-    live_endpoint = sagemaker.describe_endpoint(aws.sagemaker, endpoint.name)
-    live_tags = sagemaker.tags_of(aws.sagemaker, endpoint.arn) if live_endpoint else "missing"
+    live_endpoint = live.endpoints.get(endpoint.name)
     checks = [
         Check.compare("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
-        Check.compare("tags captured", live_tags, capture.tags),
+        Check.compare(
+            "tags captured",
+            tag_dict(live_endpoint.get("Tags")) if live_endpoint else "missing",
+            capture.tags,
+        ),
         Check.compare(
             "endpoint runs the captured config",
             endpoint.endpoint_config_name,
@@ -183,26 +233,24 @@ def _endpoint_checks(aws: AwsClients, manifest: Manifest, endpoint: EndpointReco
         ),
         Check.compare(
             "config still exists, unchanged",
-            variants,
-            live_config.get("ProductionVariants") if live_config else "missing",
+            _instant(config.get("CreationTime")),
+            live.config_created.get(endpoint.endpoint_config_name, "missing"),
         ),
     ]
+    captured_models = {m.get("ModelName", ""): m for m in capture.models}
     for model in wanted_models:
         checks.append(
             Check.compare(
-                f"model {model} still exists",
-                True,
-                sagemaker.find_model(aws.sagemaker, model) is not None,
+                f"model {model} still exists, unchanged",
+                _instant(captured_models.get(model, {}).get("CreationTime")),
+                live.model_created.get(model, "missing"),
             )
         )
-    resource_ids = [
-        autoscaling.variant_resource_id(endpoint.name, v["VariantName"]) for v in variants
-    ]
-    live_targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
+    prefix = f"endpoint/{endpoint.name}/variant/"
     checks.append(
         Check.compare(
             "autoscaling targets captured",
-            sorted(t["ResourceId"] for t in live_targets),
+            sorted(t for t in live.target_ids if t.startswith(prefix)),
             sorted(t["ResourceId"] for t in capture.scalable_targets),
         )
     )
@@ -315,8 +363,9 @@ def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
                 )
             )
         captured: list[tuple[ResourceKind, str, list[Check]]] = []
+        live = _LiveEndpoints.read(kit.aws, manifest)
         captured += [
-            ("sagemaker-endpoint", e.name, _endpoint_checks(kit.aws, manifest, e))
+            ("sagemaker-endpoint", e.name, _endpoint_checks(live, manifest, e))
             for e in inventory.endpoints
         ]
         captured += [
