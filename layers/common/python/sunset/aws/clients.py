@@ -1,17 +1,12 @@
-"""The AWS clients a run uses, created lazily so a phase only pays for what it touches.
-
-They are botocore clients, made from a botocore session: boto3's own import adds s3transfer
-and its resource layer, which no step uses, and cost every cold start about 0.13 s (half of
-boto3's import; docs/PERFORMANCE.md). The clients are the same objects boto3 would hand out.
-"""
+"""The boto3 clients a run uses, created lazily so a phase only pays for what it touches."""
 
 from __future__ import annotations
 
 from functools import cache, cached_property
 from typing import Any
 
+import boto3
 from botocore.config import Config
-from botocore.session import Session
 
 # One attempt per call: the state machine retries the whole step, with backoff and jitter, on
 # AwsThrottled and AwsTransient (sunset.handler), and every step reads the state again before it
@@ -30,35 +25,23 @@ _PROBE_CONFIG = Config(
 )
 
 
-def botocore_session(session: Any = None, region: str | None = None) -> Session:
-    """A botocore session: `session` itself, the one under a boto3.Session, or a new one."""
-    if session is None:
-        session = Session()
-        if region:
-            session.set_config_variable("region", region)
-    # boto3.Session keeps its botocore session in `_session` and has no public accessor.
-    return session if isinstance(session, Session) else session._session  # noqa: SLF001
-
-
 class AwsClients:
-    """One client per AWS service, sharing a botocore session and a retry policy.
+    """One boto3 client per AWS service, sharing a session and a retry policy."""
 
-    `session` may be a botocore or a boto3 session (tests and the CLI hold boto3 ones)."""
-
-    def __init__(self, session: Any = None) -> None:
-        self._session = botocore_session(session)
+    def __init__(self, session: boto3.Session | None = None) -> None:
+        self._session = session or boto3.Session()
 
     @property
     def region(self) -> str:
         """The region every client of this session calls."""
-        return str(self._session.get_config_variable("region"))
+        return str(self._session.region_name)
 
     def credentials(self) -> Any:
-        """The session's credentials, to sign requests that no client makes (probes)."""
+        """The session's credentials, to sign requests that no boto3 client makes (probes)."""
         return self._session.get_credentials()
 
     def _client(self, name: str, config: Config = _CONFIG) -> Any:
-        return self._session.create_client(name, config=config)
+        return self._session.client(name, config=config)
 
     @cached_property
     def sagemaker(self) -> Any:
@@ -122,4 +105,4 @@ def shared_clients(region: str | None) -> AwsClients:
     """One AwsClients per region for the life of the process (the Lambda execution
     environment): building a session and its clients loads and parses botocore's service
     models, which cost more than most of Sunset's steps if paid again on every invocation."""
-    return AwsClients(botocore_session(region=region))
+    return AwsClients(boto3.Session(region_name=region))
