@@ -103,6 +103,31 @@ def test_an_endpoint_protected_since_discovery_is_left_running_and_said_so(
     ]
 
 
+def test_a_protect_tag_that_searchs_index_has_not_seen_still_keeps_the_endpoint(
+    sandbox: Sandbox, service: SampleService
+) -> None:
+    # Given SageMaker Search's index stops before the LLM endpoint gets protected, the worst
+    # case of its lag: Search still shows the endpoint untagged
+    sagemaker = sandbox.client("sagemaker")
+    llm = service.endpoints[0]
+
+    def protect_behind_the_index(_function: str, _event: dict[str, Any]) -> None:
+        sandbox.endpoints.freeze_search()
+        sagemaker.search(Resource="Endpoint")
+        arn = sagemaker.describe_endpoint(EndpointName=llm)["EndpointArn"]
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "sunset:protect", "Value": "true"}])
+
+    sandbox.before("StopFunction", protect_behind_the_index)
+    # When
+    run = sandbox.run("decommission", service.request(), name="stale-index")
+    # Then Stop read the tag itself, and the endpoint is still running
+    assert run.status == "SUCCEEDED", run.cause
+    endpoints = sagemaker.list_endpoints()["Endpoints"]
+    assert [e["EndpointName"] for e in endpoints] == [llm]
+    index = sagemaker.search(Resource="Endpoint")["Results"]
+    assert all(t["Key"] != "sunset:protect" for r in index for t in r["Endpoint"]["Tags"])
+
+
 def test_http_api_stages_and_domain_mappings_are_removed_and_captured(
     sandbox: Sandbox, service: SampleService
 ) -> None:

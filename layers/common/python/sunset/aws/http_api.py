@@ -65,15 +65,30 @@ def delete_route(http_apis: Any, api_id: str, route_id: str) -> dict[str, Any]:
     return dict(http_apis.delete_route(ApiId=api_id, RouteId=route_id))
 
 
+class DomainMappings:
+    """Every custom-domain API mapping in the region, read on first use: GetDomainNames, then
+    GetApiMappings per domain. A phase that looks at many APIs reads them once, not once per
+    API (the benchmark read every domain name once per API and phase)."""
+
+    def __init__(self, http_apis: Any) -> None:
+        self._http_apis = http_apis
+        self._by_api: dict[str, list[dict[str, Any]]] | None = None
+
+    def of(self, api_id: str) -> list[dict[str, Any]]:
+        """The mappings that point at the API, each with its DomainName added."""
+        if self._by_api is None:
+            self._by_api = {}
+            for domain in _items(self._http_apis.get_domain_names):
+                name = domain["DomainName"]
+                for mapping in _items(self._http_apis.get_api_mappings, DomainName=name):
+                    mapped = {**mapping, "DomainName": name}
+                    self._by_api.setdefault(str(mapping.get("ApiId")), []).append(mapped)
+        return list(self._by_api.get(api_id, []))
+
+
 def api_mappings_of(http_apis: Any, api_id: str) -> list[dict[str, Any]]:
-    """The custom-domain mappings that point at the API, each with its DomainName added."""
-    mappings = []
-    for domain in _items(http_apis.get_domain_names):
-        name = domain["DomainName"]
-        for mapping in _items(http_apis.get_api_mappings, DomainName=name):
-            if mapping.get("ApiId") == api_id:
-                mappings.append({**mapping, "DomainName": name})
-    return mappings
+    """The custom-domain mappings that point at one API, each with its DomainName added."""
+    return DomainMappings(http_apis).of(api_id)
 
 
 def delete_api_mapping(http_apis: Any, domain: str, mapping_id: str) -> dict[str, Any]:

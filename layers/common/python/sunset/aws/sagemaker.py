@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code, error_message, without_metadata
 from sunset.aws.shapes import create_input
-from sunset.tags import tag_dict
+from sunset.tags import as_tag_list, tag_dict
 
 
 def list_endpoints(sagemaker: Any) -> Iterator[dict[str, Any]]:
@@ -38,9 +38,10 @@ def search_endpoints(sagemaker: Any) -> dict[str, dict[str, Any]]:
     name, variants, status, last-modified time) and its tags, 100 endpoints a call where
     DescribeEndpoint and ListTags take two calls each.
 
-    Search reads an index that can lag a change by seconds. Nothing destructive trusts it
-    alone: stop deletes an endpoint only when ListEndpoints shows it unmodified since the
-    capture, and reads it again with DescribeEndpoint otherwise."""
+    Search reads an index that can lag a change. Nothing destructive trusts it: Stop reads
+    what exists with ListEndpoints and each endpoint's protect tag with ListTags, and deletes
+    an endpoint only when ListEndpoints shows it unmodified since the capture (reading it again
+    with DescribeEndpoint otherwise)."""
     found: dict[str, dict[str, Any]] = {}
     pages = sagemaker.get_paginator("search").paginate(
         Resource="Endpoint", PaginationConfig={"PageSize": 100}
@@ -51,6 +52,17 @@ def search_endpoints(sagemaker: Any) -> dict[str, dict[str, Any]]:
             if endpoint:
                 found[endpoint["EndpointName"]] = endpoint
     return found
+
+
+def described_with_tags(sagemaker: Any, name: str) -> dict[str, Any] | None:
+    """One endpoint as Search would return it (its description and its tags), read directly
+    with DescribeEndpoint and ListTags; None when it does not exist. For an endpoint Search
+    does not return yet."""
+    description = describe_endpoint(sagemaker, name)
+    tags = description and tags_of_existing(sagemaker, description["EndpointArn"])
+    if description is None or tags is None:
+        return None
+    return description | {"Tags": as_tag_list(tags)}
 
 
 def creation_times(sagemaker: Any, kind: str, names: set[str]) -> dict[str, Any]:

@@ -9,10 +9,15 @@ DescribeEndpoint of it, or a ListEndpoints or Search that lists every endpoint:
     sb.endpoints.hold(polls=3)          # every endpoint created from now on: Creating, 3 reads
     sb.endpoints.fail("chat-llm")       # this endpoint ends Failed (after the hold)
     sb.endpoints.hold_deletion(polls=2) # every endpoint deleted from now on: Deleting, 2 reads
+    sb.endpoints.freeze_search()        # Search's index stops: it answers as it does next
+
+SageMaker Search reads an index that can lag a change; moto's never does. A frozen Search is
+the worst case of that lag, for tests that must show Sunset acts on what is, not on the index.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 
@@ -24,6 +29,8 @@ class EndpointControl:
         self._failing: set[str] = set()
         self._creating: dict[str, int] = {}
         self._originals: list[tuple[type, str, Any]] = []
+        self._freeze = False
+        self._frozen: Any = None
 
     def hold(self, polls: int) -> None:
         """Every endpoint created from now on stays Creating for `polls` describe reads."""
@@ -36,6 +43,11 @@ class EndpointControl:
     def fail(self, endpoint_name: str) -> None:
         """This endpoint, when created, ends Failed instead of InService."""
         self._failing.add(endpoint_name)
+
+    def freeze_search(self) -> None:
+        """Search (Resource=Endpoint) answers every call from now on as it answers the next."""
+        self._freeze = True
+        self._frozen = None
 
     def install(self) -> None:
         from moto.sagemaker.models import SageMakerModelBackend
@@ -93,10 +105,16 @@ class EndpointControl:
             return listing(backend, *args, **kwargs)
 
         def search(backend: Any, resource: Any = None, *args: Any, **kwargs: Any) -> Any:
-            if resource == "Endpoint":
-                for endpoint_name in [*control._deleting, *control._creating]:
-                    advance(backend, endpoint_name)
-            return searching(backend, resource, *args, **kwargs)
+            if resource != "Endpoint":
+                return searching(backend, resource, *args, **kwargs)
+            if control._frozen is not None:
+                return copy.deepcopy(control._frozen)
+            for endpoint_name in [*control._deleting, *control._creating]:
+                advance(backend, endpoint_name)
+            found = searching(backend, resource, *args, **kwargs)
+            if control._freeze:
+                control._frozen = copy.deepcopy(found)
+            return found
 
         for name, replacement in (
             ("create_endpoint", create_endpoint),

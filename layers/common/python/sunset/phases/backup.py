@@ -30,7 +30,7 @@ from sunset.manifest import (
     SnapshotRecord,
 )
 from sunset.phases.results import PhaseResult
-from sunset.tags import RUN_ID_TAG, SERVICE_TAG, SOURCE_TAG, as_tag_list, backup_tags, tag_dict
+from sunset.tags import RUN_ID_TAG, SERVICE_TAG, SOURCE_TAG, backup_tags, tag_dict
 
 Clock = Callable[[], datetime]
 SnapshotKind = Literal["rds-instance", "rds-cluster"]
@@ -202,7 +202,13 @@ def capture_endpoints(
         view = described.get(endpoint.name) or _described_one_by_one(aws, endpoint.name)
         name = view["EndpointConfigName"]
         if name not in configs:
-            configs[name] = sagemaker.describe_endpoint_config(aws.sagemaker, name)
+            config = sagemaker.find_endpoint_config(aws.sagemaker, name)
+            if config is None:
+                raise ResourceVanished(
+                    f"SageMaker endpoint {endpoint.name} runs endpoint config {name}, which no "
+                    "longer exists: its configuration cannot be captured; nothing was removed"
+                )
+            configs[name] = config
         for model in _model_names(configs[name]):
             if model not in models:
                 models[model] = sagemaker.describe_model(aws.sagemaker, model)
@@ -237,15 +243,19 @@ def _model_names(config: dict[str, Any]) -> list[str]:
 
 
 def _described_one_by_one(aws: AwsClients, name: str) -> dict[str, Any]:
-    """An endpoint Search did not return (its index lags a change by seconds), read directly."""
-    description = sagemaker.describe_endpoint(aws.sagemaker, name)
-    if description is None:
-        raise RuntimeError(f"endpoint {name} vanished before its configuration was captured")
-    tags = sagemaker.tags_of(aws.sagemaker, description["EndpointArn"])
-    return description | {"Tags": as_tag_list(tags)}
+    """An endpoint Search did not return (its index can lag a change), read directly."""
+    described = sagemaker.described_with_tags(aws.sagemaker, name)
+    if described is None:
+        raise ResourceVanished(
+            f"SageMaker endpoint {name} disappeared before its configuration was captured; "
+            "nothing was removed"
+        )
+    return described
 
 
-def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
+def capture_http_api(
+    aws: AwsClients, api_id: str, mappings: http_api.DomainMappings
+) -> HttpApiCapture:
     api = http_api.get_api(aws.http_apis, api_id)
     if api is None:
         raise ResourceVanished(
@@ -259,7 +269,7 @@ def capture_http_api(aws: AwsClients, api_id: str) -> HttpApiCapture:
         integrations=http_api.integrations(aws.http_apis, api_id),
         authorizers=http_api.authorizers_of(aws.http_apis, api_id, routes),
         stages=http_api.stages(aws.http_apis, api_id),
-        api_mappings=http_api.api_mappings_of(aws.http_apis, api_id),
+        api_mappings=mappings.of(api_id),
     )
 
 
@@ -290,8 +300,9 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
         for name, capture in captures.items():
             backups.endpoints[name] = capture
             journal.record("capture configuration", f"sagemaker-endpoint/{name}", "ok")
+        mappings = http_api.DomainMappings(kit.aws.http_apis)
         for http in inventory.http_apis:
-            backups.http_apis[http.api_id] = capture_http_api(kit.aws, http.api_id)
+            backups.http_apis[http.api_id] = capture_http_api(kit.aws, http.api_id, mappings)
             journal.record("capture configuration", f"http-api/{http.api_id}", "ok")
         for rest in inventory.rest_apis:
             backups.rest_apis[rest.api_id] = capture_rest_api(kit.aws, rest.api_id)

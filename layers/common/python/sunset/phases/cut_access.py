@@ -68,7 +68,13 @@ def _left_alone(
     return True
 
 
-def _cut_http_api(aws: AwsClients, journal: Journal, manifest: Manifest, api_id: str) -> list[str]:
+def _cut_http_api(
+    aws: AwsClients,
+    journal: Journal,
+    manifest: Manifest,
+    api_id: str,
+    domain_mappings: http_api.DomainMappings,
+) -> list[str]:
     capture = manifest.backups.http_apis[api_id]
     resource = f"http-api/{api_id}"
     api = http_api.get_api(aws.http_apis, api_id)
@@ -76,7 +82,7 @@ def _cut_http_api(aws: AwsClients, journal: Journal, manifest: Manifest, api_id:
         return []
     routes = http_api.routes(aws.http_apis, api_id)
     stages = http_api.stages(aws.http_apis, api_id)
-    mappings = http_api.api_mappings_of(aws.http_apis, api_id)
+    mappings = domain_mappings.of(api_id)
     captured_routes = {r["RouteId"] for r in capture.routes}
     captured_stages = {s["StageName"] for s in capture.stages}
     captured_mappings = {m["ApiMappingId"] for m in capture.api_mappings}
@@ -206,9 +212,10 @@ def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
     with running_phase(kit, run, "Remove API routes") as (manifest, journal):
         kit.runs.require_lock(run.service, run.run_id)
         inventory = manifest.require_inventory()
+        mappings = http_api.DomainMappings(kit.aws.http_apis)
         for http in inventory.http_apis:
             require_recoverable(manifest, "http-api", http.api_id)
-            removed += _cut_http_api(kit.aws, journal, manifest, http.api_id)
+            removed += _cut_http_api(kit.aws, journal, manifest, http.api_id, mappings)
         for rest in inventory.rest_apis:
             require_recoverable(manifest, "rest-api", rest.api_id)
             removed += _cut_rest_api(kit.aws, journal, manifest, run, rest.api_id)

@@ -1,7 +1,10 @@
 """Discover: find every resource of the service, by tag and by explicit id, and its recent traffic.
 
-Discovery goes service by service (the Resource Groups Tagging API is not used: it cannot see
-every kind we need, and moto's crashed on a mixed account). A resource tagged
+Discovery goes service by service, in batches: SageMaker Search for the endpoints and their
+tags, and the Resource Groups Tagging API for log groups only (it does not see every kind we
+need, and moto's types some resources in its own way). Search and the tagging API read indexes
+that can lag a change by seconds: an endpoint created or tagged moments before a run may be
+missed, and Stop and Validate read what they act on again. A resource tagged
 sunset:protect=true is reported and never acted on. An explicit id that does not exist is an
 error: a typo must not turn into a silent partial shutdown.
 """
@@ -33,7 +36,7 @@ from sunset.manifest import (
 )
 from sunset.phases.results import PhaseResult
 from sunset.request import DecommissionRequest
-from sunset.tags import as_tag_list, is_protected, matches_selector, tag_dict
+from sunset.tags import is_protected, matches_selector, tag_dict
 
 IMPACT_WINDOW_DAYS = 7
 SAGEMAKER_LOG_PREFIX = "/aws/sagemaker/Endpoints/"
@@ -76,10 +79,9 @@ def _endpoints_in_scope(aws: AwsClients, scope: _Scope) -> dict[str, dict[str, A
     # Search's index may not hold an endpoint created seconds ago: ask for a missing explicit
     # one by name before calling it a typo.
     for name in sorted(scope.explicit - endpoints.keys()):
-        endpoint = sagemaker.describe_endpoint(aws.sagemaker, name)
-        tags = endpoint and sagemaker.tags_of_existing(aws.sagemaker, endpoint["EndpointArn"])
-        if endpoint is not None and tags is not None:
-            endpoints[name] = endpoint | {"Tags": as_tag_list(tags)}
+        endpoint = sagemaker.described_with_tags(aws.sagemaker, name)
+        if endpoint is not None:
+            endpoints[name] = endpoint
     return {
         name: endpoint
         for name, endpoint in endpoints.items()

@@ -1,9 +1,10 @@
 """Stop endpoints: delete the SageMaker endpoints (configs and models kept), optionally stop RDS.
 
-Each resource is read again right before it is changed: one tagged sunset:protect=true since
-discovery is skipped, one already gone or stopped counts as done (a retried phase must not fail
-on its own work), and a database that is busy (say, still `backing-up`) is not stopped and is
-named as such in the STOPPED notice and the report, never silently passed over.
+Each resource is read again right before the changes (the endpoints in one ListEndpoints,
+each one's protect tag with ListTags): one tagged sunset:protect=true since discovery is
+skipped, one already gone or stopped counts as done (a retried phase must not fail on its own
+work), and a database that is busy (say, still `backing-up`) is not stopped and is named as
+such in the STOPPED notice and the report, never silently passed over.
 """
 
 from __future__ import annotations
@@ -30,15 +31,13 @@ def _delete_endpoints(
     aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
 ) -> None:
     endpoints = manifest.require_inventory().endpoints
+    for endpoint in endpoints:
+        require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
     if not endpoints:
         return
-    # Read in batches, right before the deletions: ListEndpoints for what exists now, Search
-    # for the tags (protection), the registered autoscaling targets 50 variants a call.
+    # What exists now, and the registered autoscaling targets, in batches right before the
+    # deletions: ListEndpoints 100 endpoints a call, DescribeScalableTargets 50 variants a call.
     current_by_name = sagemaker.endpoint_summaries(aws.sagemaker)
-    tags_by_name = {
-        name: tag_dict(found.get("Tags"))
-        for name, found in sagemaker.search_endpoints(aws.sagemaker).items()
-    }
     registered_by_id = {
         target["ResourceId"]: target
         for target in autoscaling.scalable_targets(
@@ -51,7 +50,6 @@ def _delete_endpoints(
         )
     }
     for endpoint in endpoints:
-        require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
         resource = f"sagemaker-endpoint/{endpoint.name}"
         current = current_by_name.get(endpoint.name)
         stopped = (
@@ -68,7 +66,10 @@ def _delete_endpoints(
                 if current is not None:
                     outcome.stopped.append(stopped)
             continue
-        if is_protected(tags_by_name.get(endpoint.name, {})):
+        # The protect tag is read from ListTags right before the deletion, one call per
+        # endpoint: Search's index could miss a tag added moments ago, and this is the last
+        # word before a change that cannot be taken back.
+        if is_protected(sagemaker.tags_of_existing(aws.sagemaker, endpoint.arn) or {}):
             journal.record("skip endpoint", resource, "skipped", detail=PROTECTED_SINCE_DISCOVERY)
             outcome.left_running.append(
                 f"SageMaker endpoint {endpoint.name}: {PROTECTED_SINCE_DISCOVERY}"

@@ -178,6 +178,7 @@ def _check_endpoints(proof: _Proof) -> None:
 # ------------------------------------------------------------------------------------- routes
 def _check_http_routes(proof: _Proof) -> None:
     aws = proof.kit.aws
+    domain_mappings = http_api.DomainMappings(aws.http_apis)
     for api_id, capture in proof.manifest.backups.http_apis.items():
         subject = f"http-api/{api_id}"
         if http_api.get_api(aws.http_apis, api_id) is None:
@@ -198,7 +199,7 @@ def _check_http_routes(proof: _Proof) -> None:
             not serving,
         )
         if capture.api_mappings:
-            mapped = {m["ApiMappingId"] for m in http_api.api_mappings_of(aws.http_apis, api_id)}
+            mapped = {m["ApiMappingId"] for m in domain_mappings.of(api_id)}
             kept = sorted(
                 f"{m['DomainName']}/{m.get('ApiMappingKey', '')}"
                 for m in capture.api_mappings

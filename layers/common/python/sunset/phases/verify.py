@@ -179,8 +179,16 @@ class _LiveEndpoints:
             for v in c.endpoint_config.get("ProductionVariants", [])
         ]
         created = sagemaker.creation_times
+        endpoints = sagemaker.search_endpoints(aws.sagemaker) if captures else {}
+        # One Search's index does not hold yet (an endpoint created moments ago) is read directly.
+        for name in (
+            {c.endpoint.get("EndpointName", "") for c in captures} - endpoints.keys() - {""}
+        ):
+            described = sagemaker.described_with_tags(aws.sagemaker, name)
+            if described is not None:
+                endpoints[name] = described
         return cls(
-            endpoints=sagemaker.search_endpoints(aws.sagemaker) if captures else {},
+            endpoints=endpoints,
             config_created=_instants(created(aws.sagemaker, "EndpointConfig", configs - {""})),
             model_created=_instants(created(aws.sagemaker, "Model", models - {""})),
             target_ids={
@@ -189,15 +197,16 @@ class _LiveEndpoints:
         )
 
 
-def _instant(value: Any) -> str:
+def _instant(value: Any, absent: str = "not recorded") -> str:
     """A timestamp as one comparable text, whether botocore parsed it or the manifest's JSON
-    carried it."""
+    carried it; `absent` when there is none (never equal to the "missing" of an object that no
+    longer exists)."""
     moment = sagemaker.instant(value)
-    return moment.astimezone(UTC).isoformat() if moment else "missing"
+    return moment.astimezone(UTC).isoformat() if moment else absent
 
 
 def _instants(found: dict[str, Any]) -> dict[str, str]:
-    return {name: _instant(value) for name, value in found.items()}
+    return {name: _instant(value, "no creation time given") for name, value in found.items()}
 
 
 def _endpoint_checks(
@@ -272,7 +281,9 @@ def _fields(items: list[dict[str, Any]], names: tuple[str, ...]) -> list[list[An
     return sorted(([item.get(name) for name in names] for item in items), key=repr)
 
 
-def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[Check]:
+def _http_api_checks(
+    aws: AwsClients, manifest: Manifest, api_id: str, mappings: http_api.DomainMappings
+) -> list[Check]:
     capture = manifest.backups.http_apis.get(api_id)
     if capture is None:
         return [Check.compare("configuration captured", True, False)]
@@ -297,7 +308,7 @@ def _http_api_checks(aws: AwsClients, manifest: Manifest, api_id: str) -> list[C
         ),
         Check.compare(
             "domain mappings",
-            sorted(m["ApiMappingId"] for m in http_api.api_mappings_of(aws.http_apis, api_id)),
+            sorted(m["ApiMappingId"] for m in mappings.of(api_id)),
             sorted(m["ApiMappingId"] for m in capture.api_mappings),
         ),
     ]
@@ -364,12 +375,13 @@ def verify_backups(run: RunContext, kit: Toolkit) -> PhaseResult:
             )
         captured: list[tuple[ResourceKind, str, list[Check]]] = []
         live = _LiveEndpoints.read(kit.aws, manifest)
+        mappings = http_api.DomainMappings(kit.aws.http_apis)
         captured += [
             ("sagemaker-endpoint", e.name, _endpoint_checks(live, manifest, e))
             for e in inventory.endpoints
         ]
         captured += [
-            ("http-api", a.api_id, _http_api_checks(kit.aws, manifest, a.api_id))
+            ("http-api", a.api_id, _http_api_checks(kit.aws, manifest, a.api_id, mappings))
             for a in inventory.http_apis
         ]
         captured += [
