@@ -33,14 +33,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sunset.local import Sandbox
-from sunset.local.api_calls import ApiCall, api_calls
+from sunset.local.api_calls import handler_calls
 from sunset.local.sample import ACCOUNT
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -140,22 +138,6 @@ def seed_scaled_service(session: Any, name: str, size: int) -> dict[str, int]:
     return counts
 
 
-@contextmanager
-def handler_calls(sandbox: Sandbox) -> Iterator[Counter[str]]:
-    """Count the AWS calls the handlers make meanwhile, as 'service:Operation'."""
-    lambdas = sandbox.lambdas
-    assert lambdas is not None
-    calls: Counter[str] = Counter()
-
-    def counted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        if lambdas.current is not None:
-            calls[f"{client.meta.service_model.service_name}:{operation}"] += 1
-        return call(client, operation, params)
-
-    with api_calls(counted):
-        yield calls
-
-
 def _lambda_seconds(events: list[dict[str, Any]]) -> tuple[int, float]:
     """Invocations and their total duration, from the history's task events."""
     scheduled: dict[int, datetime] = {}
@@ -202,7 +184,12 @@ def measure(size: int) -> dict[str, Any]:
             "reason": "benchmark",
             "backup": {"poll_seconds": 1, "deadline_seconds": 600},
         }
-        with handler_calls(sandbox) as calls:
+        calls: Counter[str] = Counter()
+
+        def count(_function: str, service: Any, operation: str) -> None:
+            calls[f"{service.service_name}:{operation}"] += 1
+
+        with handler_calls(sandbox, count):
             started = time.perf_counter()
             run = sandbox.run("decommission", request, name=f"bench-{size}-run", timeout=3600)
             wall = time.perf_counter() - started

@@ -36,7 +36,7 @@ from typing import Any
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from sunset.local import Sandbox
-from sunset.local.api_calls import ApiCall, api_calls
+from sunset.local.api_calls import ApiCall, api_calls, handler_calls
 from sunset.local.sample import SampleService, seed_sample_service
 from tests.conftest import FAST, Inbox, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
@@ -185,16 +185,12 @@ def injected(sandbox: Sandbox, site: CallSite, fault: Fault) -> Iterator[list[st
 @contextmanager
 def recorded_call_sites(sandbox: Sandbox) -> Iterator[set[CallSite]]:
     """Every call site the handlers use meanwhile."""
-    lambdas = sandbox.lambdas
-    assert lambdas is not None
     sites: set[CallSite] = set()
 
-    def intercept(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        if lambdas.current is not None:
-            sites.add(CallSite(lambdas.current, client.meta.service_model.service_name, operation))
-        return call(client, operation, params)
+    def record(function: str, service: Any, operation: str) -> None:
+        sites.add(CallSite(function, service.service_name, operation))
 
-    with api_calls(intercept):
+    with handler_calls(sandbox, record):
         yield sites
 
 

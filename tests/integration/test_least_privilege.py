@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from sunset.local import Sandbox
-from sunset.local.api_calls import ApiCall, api_calls
+from sunset.local.api_calls import handler_calls
 from sunset.local.sample import SampleService
 from sunset.local.template import load_template
 
@@ -74,15 +74,11 @@ def _action(service_model: Any, operation: str) -> str:
 def calls(sandbox: Sandbox) -> Iterator[set[tuple[str, str]]]:
     """(function logical id, IAM action) for every call made inside a handler."""
     recorded: set[tuple[str, str]] = set()
-    lambdas = sandbox.lambdas
-    assert lambdas is not None
 
-    def record(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        if lambdas.current is not None:
-            recorded.add((lambdas.current, _action(client.meta.service_model, operation)))
-        return call(client, operation, params)
+    def record(function: str, service: Any, operation: str) -> None:
+        recorded.add((function, _action(service, operation)))
 
-    with api_calls(record):
+    with handler_calls(sandbox, record):
         yield recorded
 
 
