@@ -30,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -123,15 +124,17 @@ class _Proof:
     def grace(self) -> timedelta:
         return timedelta(seconds=self.run.request.validation.grace_seconds)
 
+    @cached_property
+    def endpoint_states(self) -> dict[str, dict[str, Any] | None]:
+        """Each endpoint of the inventory as ListEndpoints lists it, or None: one paginated call
+        for them all, authoritative unlike Search, and made once per poll, so the decision to
+        wait and the checks that follow it see the same answer."""
+        endpoints = self.manifest.require_inventory().endpoints
+        listed = sagemaker.endpoint_summaries(self.kit.aws.sagemaker) if endpoints else {}
+        return {e.name: listed.get(e.name) for e in endpoints}
+
 
 # ---------------------------------------------------------------------------------- endpoints
-def _endpoint_states(proof: _Proof) -> dict[str, dict[str, Any] | None]:
-    """Each endpoint of the inventory as ListEndpoints lists it now, or None: one paginated
-    call for them all, and authoritative, unlike Search."""
-    listed = sagemaker.endpoint_summaries(proof.kit.aws.sagemaker)
-    return {e.name: listed.get(e.name) for e in proof.manifest.require_inventory().endpoints}
-
-
 def _still_deleting(states: dict[str, dict[str, Any] | None]) -> list[str]:
     return [name for name, found in states.items() if found and found["EndpointStatus"] == DELETING]
 
@@ -139,7 +142,7 @@ def _still_deleting(states: dict[str, dict[str, Any] | None]) -> list[str]:
 def _check_endpoints(proof: _Proof) -> None:
     aws = proof.kit.aws
     inventory = proof.manifest.require_inventory()
-    for endpoint, found in zip(inventory.endpoints, _endpoint_states(proof).values(), strict=True):
+    for endpoint, found in zip(inventory.endpoints, proof.endpoint_states.values(), strict=True):
         subject = f"sagemaker-endpoint/{endpoint.name}"
         asked = f"ListEndpoints: {endpoint.name}"
         if found is None:
@@ -316,7 +319,7 @@ def _check_probes(proof: _Proof) -> None:
         wanted = wanted[:MAX_PROBES]
     prober = execute_api.Prober(kit.aws.credentials(), kit.aws.region, kit.execute_api_endpoint)
     endpoints = proof.manifest.require_inventory().endpoints
-    states = _endpoint_states(proof) if endpoints else {}
+    states = proof.endpoint_states
     # Clients are created here, before the threads: a boto3 client may be shared between
     # threads, but creating one from a shared session may not.
     _clients = (kit.aws.sagemaker, kit.aws.sagemaker_runtime)
@@ -695,7 +698,7 @@ def _waiting_for(proof: _Proof, now: datetime) -> tuple[list[str], int]:
     reasons: list[str] = []
     waits: list[float] = []
     if "endpoints" in validation.checks and now < validation.deadline:
-        deleting = _still_deleting(_endpoint_states(proof))
+        deleting = _still_deleting(proof.endpoint_states)
         if deleting:
             reasons.append(f"endpoint(s) still deleting: {', '.join(deleting)}")
             waits.append(min(options.poll_seconds, (validation.deadline - now).total_seconds()))
