@@ -19,6 +19,11 @@ def list_endpoints(sagemaker: Any) -> Iterator[dict[str, Any]]:
         yield from page["Endpoints"]
 
 
+def model_names(variants: list[dict[str, Any]]) -> list[str]:
+    """The models an endpoint config's production variants serve, each once, sorted."""
+    return sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+
+
 def instant(value: Any) -> datetime | None:
     """A timestamp of a SageMaker answer as a datetime, whether botocore parsed it or a
     manifest's JSON carried it as text; None when there is none."""

@@ -209,7 +209,7 @@ def capture_endpoints(
                     "longer exists: its configuration cannot be captured; nothing was removed"
                 )
             configs[name] = config
-        for model in _model_names(configs[name]):
+        for model in sagemaker.model_names(configs[name]["ProductionVariants"]):
             if model not in models:
                 models[model] = sagemaker.describe_model(aws.sagemaker, model)
         views[endpoint.name] = view
@@ -218,15 +218,18 @@ def capture_endpoints(
         for name, view in views.items()
         for variant in configs[view["EndpointConfigName"]]["ProductionVariants"]
     ]
-    targets = autoscaling.scalable_targets(aws.autoscaling, resource_ids)
+    targets: dict[str, list[dict[str, Any]]] = {}
+    for target in autoscaling.scalable_targets(aws.autoscaling, resource_ids):
+        # ResourceId: endpoint/<endpoint name>/variant/<variant name>
+        targets.setdefault(target["ResourceId"].split("/")[1], []).append(target)
     captures = {}
     for name, view in views.items():
         config = configs[view["EndpointConfigName"]]
-        own = [t for t in targets if t["ResourceId"].startswith(f"endpoint/{name}/variant/")]
+        own = targets.get(name, [])
         captures[name] = EndpointCapture(
             endpoint={key: value for key, value in view.items() if key != "Tags"},
             endpoint_config=config,
-            models=[models[model] for model in _model_names(config)],
+            models=[models[m] for m in sagemaker.model_names(config["ProductionVariants"])],
             tags=tag_dict(view.get("Tags")),
             scalable_targets=own,
             scaling_policies=[
@@ -236,10 +239,6 @@ def capture_endpoints(
             ],
         )
     return captures
-
-
-def _model_names(config: dict[str, Any]) -> list[str]:
-    return sorted({v["ModelName"] for v in config["ProductionVariants"] if v.get("ModelName")})
 
 
 def _described_one_by_one(aws: AwsClients, name: str) -> dict[str, Any]:

@@ -96,14 +96,11 @@ def _endpoints(
     DescribeEndpointConfig per config however many endpoints share it."""
     found = []
     for endpoint in _endpoints_in_scope(aws, scope).values():
-        config_name = endpoint["EndpointConfigName"]
-        if config_name not in configs:
-            config = sagemaker.find_endpoint_config(aws.sagemaker, config_name)
-            if config is None:  # deleted under a live endpoint: Back up reports it
-                found.append(_endpoint_record(endpoint, {}))
-                continue
-            configs[config_name] = config
-        found.append(_endpoint_record(endpoint, configs[config_name]))
+        name = endpoint["EndpointConfigName"]
+        config = configs.get(name) or sagemaker.find_endpoint_config(aws.sagemaker, name)
+        if config is not None:  # None: deleted under a live endpoint, Back up reports it
+            configs[name] = config
+        found.append(_endpoint_record(endpoint, config or {}))
     return found
 
 
@@ -115,7 +112,7 @@ def _endpoint_record(endpoint: dict[str, Any], config: dict[str, Any]) -> Endpoi
         status=endpoint["EndpointStatus"],
         endpoint_config_name=endpoint["EndpointConfigName"],
         variant_names=[v["VariantName"] for v in variants],
-        model_names=sorted({v["ModelName"] for v in variants if v.get("ModelName")}),
+        model_names=sagemaker.model_names(variants),
     )
 
 

@@ -220,7 +220,7 @@ def _endpoint_checks(
         return [Check.compare("configuration captured", True, False)]
     config = capture.endpoint_config
     variants = config.get("ProductionVariants", [])
-    wanted_models = sorted({v["ModelName"] for v in variants if v.get("ModelName")})
+    wanted_models = sagemaker.model_names(variants)
     live_endpoint = live.endpoints.get(endpoint.name)
     checks = [
         Check.compare("endpoint captured", endpoint.name, capture.endpoint.get("EndpointName")),
