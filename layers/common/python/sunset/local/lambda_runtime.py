@@ -15,7 +15,7 @@ import os
 import threading
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
@@ -24,6 +24,81 @@ from typing import Any
 from sunset.local.template import FunctionSource
 
 Hook = Callable[[str, dict[str, Any]], None]
+
+
+class FunctionEnvironment(MutableMapping[str, str]):
+    """`os.environ` while the sandbox runs: the process's variables, and on the thread running a
+    handler, that function's variables over them.
+
+    Invocations run on moto's execution threads while the test or CLI thread goes on. Writing a
+    function's variables into the process environment and taking them out again changed it
+    under whoever was iterating it at that moment: botocore iterates it for proxy settings on
+    every client it creates, and CI saw a KeyError. Here an invocation only sets a thread-local
+    reference, and iteration walks a copy. Threads a handler starts itself see the process
+    environment only; our handlers read their settings on entry (`toolkit_from_env`).
+    """
+
+    def __init__(self, process: MutableMapping[str, str]) -> None:
+        self.process = process
+        self._local = threading.local()
+
+    @contextmanager
+    def function(self, variables: dict[str, str]) -> Iterator[None]:
+        """This thread sees `variables` over the process environment until the block ends."""
+        outer = getattr(self._local, "variables", None)
+        self._local.variables = dict[str, str | None](variables)
+        try:
+            yield
+        finally:
+            self._local.variables = outer
+
+    def _function_variables(self) -> dict[str, str | None]:
+        """This thread's function variables; None marks one the handler deleted."""
+        variables: dict[str, str | None] | None = getattr(self._local, "variables", None)
+        return {} if variables is None else variables
+
+    def copy(self) -> dict[str, str]:
+        """A plain dict, as `os.environ.copy()` returns."""
+        merged: dict[str, str | None] = {**self.process, **self._function_variables()}
+        return {name: value for name, value in merged.items() if value is not None}
+
+    def __getitem__(self, name: str) -> str:
+        variables = self._function_variables()
+        if name not in variables:
+            return self.process[name]
+        value = variables[name]
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __setitem__(self, name: str, value: str) -> None:
+        variables = self._function_variables()
+        if name in variables:
+            variables[name] = value
+        else:
+            self.process[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        variables = self._function_variables()
+        if name not in variables:
+            del self.process[name]
+        elif variables[name] is None:
+            raise KeyError(name)
+        else:
+            variables[name] = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.copy())
+
+    def __len__(self) -> int:
+        return len(self.copy())
+
+    def items(self) -> Any:
+        # Mapping.items() looks each key up again while iterating; a copy cannot lose one.
+        return self.copy().items()
+
+    def values(self) -> Any:
+        return self.copy().values()
 
 
 @dataclass
@@ -46,8 +121,9 @@ class InProcessLambdas:
     def __init__(self, functions: dict[str, FunctionSource]) -> None:
         self.functions = functions
         self._modules: dict[str, ModuleType] = {}
-        # Handlers read os.environ; one invocation at a time keeps each one's environment its own.
+        # One invocation at a time: handlers share module state (cached clients, the logger).
         self._lock = threading.RLock()
+        self._environ: FunctionEnvironment | None = None
         self._hooks: list[tuple[str, Hook]] = []
         self._original: Any = None
         self.invocations: list[tuple[str, dict[str, Any]]] = []
@@ -75,6 +151,8 @@ class InProcessLambdas:
             return runtime.invoke(function.function_name, function.function_arn, event)
 
         LambdaFunction._invoke_lambda = invoke  # type: ignore[method-assign,assignment]
+        self._environ = FunctionEnvironment(os.environ)
+        os.environ = self._environ  # type: ignore[assignment]  # noqa: B003 - a view, not a clear
 
     def uninstall(self) -> None:
         from moto.awslambda.models import LambdaFunction
@@ -82,6 +160,10 @@ class InProcessLambdas:
         if self._original is not None:
             LambdaFunction._invoke_lambda = self._original  # type: ignore[method-assign]
             self._original = None
+        if self._environ is not None:
+            if os.environ is self._environ:
+                os.environ = self._environ.process  # type: ignore[assignment]  # noqa: B003
+            self._environ = None
 
     def _module(self, source: FunctionSource) -> ModuleType:
         module_path = source.handler.rsplit(".", 1)[0].replace(".", "/") + ".py"
@@ -102,16 +184,9 @@ class InProcessLambdas:
             "AWS_LAMBDA_FUNCTION_NAME": source.function_name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
         }
-        saved = {name: os.environ.get(name) for name in variables}
-        os.environ.update(variables)
-        try:
+        assert self._environ is not None, "install() first"
+        with self._environ.function(variables):
             yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
     def invoke(self, function_name: str, arn: str, raw_event: Any) -> tuple[str, bool, str]:
         source = self.functions.get(function_name)
