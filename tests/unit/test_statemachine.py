@@ -237,6 +237,24 @@ def test_template_has_the_documented_outputs() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("task", "choice", "then"),
+    [
+        ("Back up", "Back up paused?", "Check backups"),
+        ("Stop endpoints", "Stop paused?", "Plan or validate?"),
+    ],
+)
+def test_steps_that_pause_are_run_again_until_done(task: str, choice: str, then: str) -> None:
+    # The step's `more` is kept in its result, and read by the Choice right after it
+    result = STATES[task]["ResultPath"]
+    assert STATES[task]["ResultSelector"]["more.$"] == "$.Payload.more"
+    assert STATES[task]["Next"] == choice
+    assert STATES[choice]["Choices"] == [
+        {"Variable": f"{result}.more", "BooleanEquals": True, "Next": task}
+    ]
+    assert STATES[choice]["Default"] == then
+
+
 def test_a_dry_run_skips_only_the_waits_the_restore_tests_and_the_proof() -> None:
     dry = {"Variable": "$.run.request.dry_run", "BooleanEquals": True}
     # No notice period and no approval: Announce plans both
@@ -252,7 +270,8 @@ def test_a_dry_run_skips_only_the_waits_the_restore_tests_and_the_proof() -> Non
         }
     ]
     # Nothing was stopped, so nothing is proven down: straight to the report and its plan
-    assert STATES["Stop endpoints"]["Next"] == "Plan or validate?"
+    assert STATES["Stop endpoints"]["Next"] == "Stop paused?"
+    assert STATES["Stop paused?"]["Default"] == "Plan or validate?"
     assert STATES["Plan or validate?"]["Choices"] == [{**dry, "Next": "Report"}]
     assert STATES["Plan or validate?"]["Default"] == "Validate shutdown"
     # Every phase that changes AWS still runs in a dry run, its changes planned by the Journal

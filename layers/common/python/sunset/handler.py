@@ -27,7 +27,9 @@ Handler = Callable[[dict[str, Any], "LambdaContext"], dict[str, Any]]
 Event = TypeVar("Event", bound=BaseModel)
 
 
-def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
+def toolkit_from_env(
+    environ: Mapping[str, str], time_left: Callable[[], float] | None = None
+) -> Toolkit:
     settings = StepSettings.from_env(environ)
     aws = shared_clients(environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION"))
     return Toolkit(
@@ -37,6 +39,7 @@ def toolkit_from_env(environ: Mapping[str, str]) -> Toolkit:
         notifier=Notifier(aws.sns, settings.topic_arn),
         lock_ttl_seconds=settings.lock_ttl_seconds,
         execute_api_endpoint=settings.execute_api_endpoint,
+        **({"time_left": time_left} if time_left else {}),
     )
 
 
@@ -68,7 +71,10 @@ def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseM
         )
         logger.append_keys(run_id=run_id)
         with aws_failures_as_retryable():
-            result = call(parsed, toolkit_from_env(os.environ)).model_dump(mode="json")
+            kit = toolkit_from_env(
+                os.environ, lambda: context.get_remaining_time_in_millis() / 1000
+            )
+            result = call(parsed, kit).model_dump(mode="json")
         logger.info("step done", extra={"outcome": result.get("summary") or result.get("status")})
         return result
 

@@ -31,6 +31,19 @@ from sunset.runs import RunsTable
 # How a change that got no answer is on record (result "failed"): it may have happened.
 NO_ANSWER_DETAIL = "no answer"
 
+# A step that resumes (Back up, Stop endpoints) starts no more work once its invocation has less
+# than this left: room for the unit of work under way and the manifest's save. The ASL runs the
+# step again, and it picks up where it stopped (docs/PERFORMANCE.md, "Steps that resume").
+RESUME_MARGIN_SECONDS = 60.0
+
+
+class OutOfTime(Exception):  # noqa: N818 - not an error: the step resumes in a new invocation
+    """Raised between units of work when the invocation's time is nearly spent."""
+
+    def __init__(self, next_work: str) -> None:
+        super().__init__(f"paused before {next_work}: the step's invocation was nearly out of time")
+        self.next_work = next_work
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -47,6 +60,13 @@ class Toolkit:
     lock_ttl_seconds: int = 172_800
     execute_api_endpoint: str | None = None
     now: Callable[[], datetime] = field(default=utcnow)
+    # Seconds left in this invocation (the Lambda context's); unbounded outside Lambda.
+    time_left: Callable[[], float] = field(default=lambda: float("inf"))
+
+    def check_time(self, next_work: str) -> None:
+        """Raise OutOfTime if `next_work` should wait for the step's next invocation."""
+        if self.time_left() < RESUME_MARGIN_SECONDS:
+            raise OutOfTime(next_work)
 
 
 class Journal:
@@ -92,6 +112,10 @@ class Journal:
         self._manifest.actions.append(entry)
         self._runs.append_audit(self._manifest.run_id, entry)
         return entry
+
+    def planned(self) -> set[tuple[str, str]]:
+        """The (action, resource) pairs this dry run has planned so far, in any phase."""
+        return {(a.action, a.resource) for a in self._manifest.actions if a.result == "planned"}
 
     def change(
         self, action: str, resource: str, call: Callable[..., Any], *args: Any, **kwargs: Any
@@ -207,6 +231,10 @@ def running_phase(kit: Toolkit, run: RunContext, name: str) -> Iterator[tuple[Ma
         # audit trail before each notice.
         since = record.started_at if again else None
         yield manifest, Journal(manifest, kit.runs, name, kit.now, since=since)
+    except OutOfTime:
+        # Paused, not ended: the phase stays running, and what it did so far is kept.
+        kit.store.save_manifest(manifest)
+        raise
     except BaseException:
         record.status, record.ended_at = "failed", kit.now()
         kit.store.save_manifest(manifest)

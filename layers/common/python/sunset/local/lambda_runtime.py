@@ -113,7 +113,15 @@ class LambdaContextStandIn:
     log_group_name: str = ""
     log_stream_name: str = ""
 
+    # Time for this many looks at the clock, then none (Sandbox.run_short_of_time); None: plenty.
+    checks_with_time: int | None = None
+
     def get_remaining_time_in_millis(self) -> int:
+        if self.checks_with_time is None:
+            return 300_000
+        if self.checks_with_time <= 0:
+            return 0
+        self.checks_with_time -= 1
         return 300_000
 
 
@@ -127,6 +135,8 @@ class InProcessLambdas:
         self._hooks: list[tuple[str, Hook]] = []
         self._original: Any = None
         self.invocations: list[tuple[str, dict[str, Any]]] = []
+        # logical id -> clock checks each invocation has time for (Sandbox.run_short_of_time)
+        self.short_of_time: dict[str, int] = {}
         self._running = threading.local()
 
     @property
@@ -213,7 +223,9 @@ class InProcessLambdas:
                 handler = getattr(self._module(source), source.handler.rsplit(".", 1)[1])
                 self._running.function = source.logical_id
                 try:
-                    result = handler(event, self._context(function_name, arn))
+                    context = self._context(function_name, arn)
+                    context.checks_with_time = self.short_of_time.get(source.logical_id)
+                    result = handler(event, context)
                 finally:
                     self._running.function = None
         except Exception as exc:  # noqa: BLE001 - reported the way Lambda reports it

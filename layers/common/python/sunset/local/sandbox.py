@@ -255,3 +255,14 @@ class Sandbox(Executions):
         if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
             raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
         self.lambdas.before(function_logical_id, hook)
+
+    def run_short_of_time(self, function_logical_id: str, checks: int) -> None:
+        """Give each invocation of a function time for `checks` looks at its clock
+        (`context.get_remaining_time_in_millis()`); after them it has none left.
+
+        How tests make a step that resumes pause and go on, as one would at large N on AWS.
+        """
+        assert self.lambdas is not None
+        if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
+            raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
+        self.lambdas.short_of_time[function_logical_id] = checks

@@ -19,7 +19,7 @@ from sunset.aws import autoscaling, ec2, http_api, rds, rest_api, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, ResourceVanished
-from sunset.journal import Journal, Toolkit, running_phase
+from sunset.journal import Journal, OutOfTime, Toolkit, running_phase
 from sunset.manifest import (
     SNAPSHOT_ACTION,
     EndpointCapture,
@@ -55,16 +55,21 @@ def _earlier_snapshots(manifest: Manifest, aws: AwsClients) -> dict[str, dict[st
     }
 
 
-def _snapshot_volumes(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
+def _snapshot_volumes(manifest: Manifest, journal: Journal, kit: Toolkit) -> None:
+    aws, now = kit.aws, kit.now
+    # A dry run records no snapshot, so a resumed one knows what it planned from the journal.
+    planned = journal.planned() if journal.dry_run else set()
     pending = [
         volume
         for volume in manifest.require_inventory().volumes
         if not manifest.backups.snapshot_for("ebs", volume.volume_id)
+        and (SNAPSHOT_ACTION["ebs-volume"], volume.volume_id) not in planned
     ]
     # EBS snapshot ids are chosen by AWS: a snapshot this run started in an attempt that died
     # before saving the manifest is found by its tags, never taken twice.
     earlier_by_volume = _earlier_snapshots(manifest, aws) if pending else {}
     for volume in pending:
+        kit.check_time(f"the snapshot of {volume.volume_id}")
         tags = backup_tags(manifest.run_id, manifest.service, volume.volume_id)
         earlier = earlier_by_volume.get(volume.volume_id)
         if earlier:
@@ -173,28 +178,38 @@ def _snapshot_database(
     )
 
 
-def _snapshot_databases(manifest: Manifest, journal: Journal, aws: AwsClients, now: Clock) -> None:
+def _snapshot_databases(manifest: Manifest, journal: Journal, kit: Toolkit) -> None:
     inventory = manifest.require_inventory()
-    for instance in inventory.db_instances:
-        source = (instance.identifier, instance.arn)
-        _snapshot_database(manifest, journal, aws, now, "rds-instance", source)
-    for cluster in inventory.db_clusters:
-        source = (cluster.identifier, cluster.arn)
-        _snapshot_database(manifest, journal, aws, now, "rds-cluster", source)
+    sources: list[tuple[SnapshotKind, str, str]] = [
+        ("rds-instance", db.identifier, db.arn) for db in inventory.db_instances
+    ]
+    sources += [("rds-cluster", db.identifier, db.arn) for db in inventory.db_clusters]
+    planned = journal.planned() if journal.dry_run else set()
+    for kind, identifier, arn in sources:
+        if (SNAPSHOT_ACTION[kind], identifier) in planned:
+            continue
+        if not manifest.backups.snapshot_for(kind, identifier):
+            kit.check_time(f"the snapshot of {identifier}")
+        _snapshot_database(manifest, journal, kit.aws, kit.now, kind, (identifier, arn))
 
 
 def capture_endpoints(
-    aws: AwsClients, endpoints: list[EndpointRecord], known_configs: dict[str, dict[str, Any]]
+    aws: AwsClients,
+    endpoints: list[EndpointRecord],
+    known_configs: dict[str, dict[str, Any]],
+    described: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, EndpointCapture]:
     """Each endpoint, its config, its models and its autoscaling, as AWS describes them.
 
     Reads are shared across endpoints: one Search for the endpoints and their tags, one
     DescribeEndpointConfig per config that discovery did not already read (configs are
     immutable), one DescribeModel per model, and the autoscaling targets of 50 variants a call.
+    `described` is a Search already made, for a caller that captures in batches.
     """
     if not endpoints:
         return {}
-    described = sagemaker.search_endpoints(aws.sagemaker)
+    if described is None:
+        described = sagemaker.search_endpoints(aws.sagemaker)
     configs = dict(known_configs)
     models: dict[str, dict[str, Any]] = {}
     views = {}
@@ -286,27 +301,49 @@ def capture_rest_api(aws: AwsClients, api_id: str) -> RestApiCapture:
     )
 
 
-def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
-    """Send STARTED, start every snapshot, capture every configuration."""
-    with running_phase(kit, run, "Back up") as (manifest, journal):
-        kit.runs.require_lock(run.service, run.run_id)
-        journal.notify(kit.notifier, notices.started(run))
-        inventory = manifest.require_inventory()
-        _snapshot_volumes(manifest, journal, kit.aws, kit.now)
-        _snapshot_databases(manifest, journal, kit.aws, kit.now)
-        backups = manifest.backups
-        captures = capture_endpoints(kit.aws, inventory.endpoints, inventory.endpoint_configs)
+# Endpoints captured between two checks of the step's time: one Search serves them all.
+ENDPOINT_CAPTURE_BATCH = 100
+
+
+def _capture_configurations(manifest: Manifest, journal: Journal, kit: Toolkit) -> None:
+    """Capture what is not captured yet: a resumed step keeps what it captured before."""
+    inventory, backups = manifest.require_inventory(), manifest.backups
+    pending = [e for e in inventory.endpoints if e.name not in backups.endpoints]
+    described = sagemaker.search_endpoints(kit.aws.sagemaker) if pending else {}
+    for start in range(0, len(pending), ENDPOINT_CAPTURE_BATCH):
+        batch = pending[start : start + ENDPOINT_CAPTURE_BATCH]
+        kit.check_time(f"the capture of SageMaker endpoint {batch[0].name}")
+        captures = capture_endpoints(kit.aws, batch, inventory.endpoint_configs, described)
         for name, capture in captures.items():
             backups.endpoints[name] = capture
             journal.record("capture configuration", f"sagemaker-endpoint/{name}", "ok")
-        mappings = http_api.DomainMappings(kit.aws.http_apis)
-        for http in inventory.http_apis:
-            backups.http_apis[http.api_id] = capture_http_api(kit.aws, http.api_id, mappings)
-            journal.record("capture configuration", f"http-api/{http.api_id}", "ok")
-        for rest in inventory.rest_apis:
-            backups.rest_apis[rest.api_id] = capture_rest_api(kit.aws, rest.api_id)
-            journal.record("capture configuration", f"rest-api/{rest.api_id}", "ok")
-        # BACKED_UP goes out from the checkpoint, once the backups are complete and verified.
+    http_pending = [a.api_id for a in inventory.http_apis if a.api_id not in backups.http_apis]
+    mappings = http_api.DomainMappings(kit.aws.http_apis) if http_pending else None
+    for api_id in http_pending:
+        assert mappings is not None
+        kit.check_time(f"the capture of HTTP API {api_id}")
+        backups.http_apis[api_id] = capture_http_api(kit.aws, api_id, mappings)
+        journal.record("capture configuration", f"http-api/{api_id}", "ok")
+    for api_id in [a.api_id for a in inventory.rest_apis if a.api_id not in backups.rest_apis]:
+        kit.check_time(f"the capture of REST API {api_id}")
+        backups.rest_apis[api_id] = capture_rest_api(kit.aws, api_id)
+        journal.record("capture configuration", f"rest-api/{api_id}", "ok")
+
+
+def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
+    """Send STARTED, start every snapshot, capture every configuration. When its invocation runs
+    short of time it pauses (`more`), and the ASL runs it again to go on from there."""
+    try:
+        with running_phase(kit, run, "Back up") as (manifest, journal):
+            kit.runs.require_lock(run.service, run.run_id)
+            journal.notify(kit.notifier, notices.started(run))
+            _snapshot_volumes(manifest, journal, kit)
+            _snapshot_databases(manifest, journal, kit)
+            _capture_configurations(manifest, journal, kit)
+            backups = manifest.backups
+            # BACKED_UP goes out from the checkpoint, once the backups are complete and verified.
+    except OutOfTime as paused:
+        return PhaseResult(phase="Back up", summary=str(paused), more=True)
     counts = {
         "Snapshots": len(backups.snapshots),
         "Endpoint configurations": len(backups.endpoints),

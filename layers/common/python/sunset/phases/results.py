@@ -11,6 +11,8 @@ class PhaseResult(BaseModel):
     phase: str
     summary: str
     counts: dict[str, int] = {}
+    # The step paused before its time ran out and the ASL runs it again (sunset.journal.OutOfTime).
+    more: bool = False
 
 
 class RunOutcome(BaseModel):

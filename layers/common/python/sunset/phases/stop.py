@@ -16,7 +16,7 @@ from sunset import notices
 from sunset.aws import autoscaling, rds, sagemaker
 from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
-from sunset.journal import Journal, Toolkit, running_phase
+from sunset.journal import Journal, OutOfTime, Toolkit, running_phase
 from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
 from sunset.safety import NotRecoverable, require_recoverable
@@ -28,8 +28,9 @@ PROTECTED_SINCE_DISCOVERY = "tagged sunset:protect=true since discovery"
 
 
 def _delete_endpoints(
-    aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
+    kit: Toolkit, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
 ) -> None:
+    aws = kit.aws
     endpoints = manifest.require_inventory().endpoints
     for endpoint in endpoints:
         require_recoverable(manifest, "sagemaker-endpoint", endpoint.name)
@@ -49,12 +50,17 @@ def _delete_endpoints(
             ],
         )
     }
+    # A dry run deletes nothing, so a resumed one knows what it planned from the journal.
+    planned = journal.planned() if journal.dry_run else set()
     for endpoint in endpoints:
         resource = f"sagemaker-endpoint/{endpoint.name}"
         current = current_by_name.get(endpoint.name)
         stopped = (
             f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
         )
+        if ("sagemaker:DeleteEndpoint", resource) in planned:
+            outcome.stopped.append(stopped)
+            continue
         if current is None or current.get("EndpointStatus") == "Deleting":
             # On AWS an endpoint deletes for minutes: a retried step meets its own deletion,
             # which a second DeleteEndpoint would answer with a ValidationException.
@@ -66,6 +72,7 @@ def _delete_endpoints(
                 if current is not None:
                     outcome.stopped.append(stopped)
             continue
+        kit.check_time(f"the deletion of SageMaker endpoint {endpoint.name}")
         # The protect tag is read from ListTags right before the deletion, one call per
         # endpoint: Search's index could miss a tag added moments ago, and this is the last
         # word before a change that cannot be taken back.
@@ -143,15 +150,20 @@ _DATABASE_CALLS: dict[str, tuple[str, Callable[..., Any], Callable[..., Any], st
 
 
 def _stop_databases(
-    aws: AwsClients, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
+    kit: Toolkit, journal: Journal, manifest: Manifest, outcome: notices.StopOutcome
 ) -> None:
+    aws = kit.aws
     inventory = manifest.require_inventory()
     targets = [_Database("rds-instance", db.identifier) for db in inventory.db_instances]
     targets += [_Database("rds-cluster", cluster.identifier) for cluster in inventory.db_clusters]
+    planned = journal.planned() if journal.dry_run else set()
     for target in targets:
         kind, identifier = target.kind, target.identifier
         label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
         require_recoverable(manifest, kind, identifier)
+        if (action, identifier) in planned:
+            _stopped(journal, manifest, outcome, f"{label} {identifier}")
+            continue
         current = describe(aws.rds, identifier)
         resource = f"{kind}/{identifier}"
         status = current[status_key] if current else "deleted"
@@ -170,6 +182,7 @@ def _stop_databases(
             journal.record("skip database", resource, "skipped", detail=reason)
             outcome.left_running.append(f"{label} {identifier}: {reason}")
             continue
+        kit.check_time(f"stopping {label} {identifier}")
         journal.change(action, identifier, stop, aws.rds, identifier)
         _stopped(journal, manifest, outcome, f"{label} {identifier}")
 
@@ -184,15 +197,22 @@ def _stopped(
 
 
 def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
-    """Deregister autoscaling and delete each endpoint; stop databases when the request says so."""
+    """Deregister autoscaling and delete each endpoint; stop databases when the request says so.
+
+    When its invocation runs short of time it pauses (`more`) before the next change, and the
+    ASL runs it again: what it stopped before is found stopped and adopted, so STOPPED, sent
+    once at the end, still names everything."""
     outcome = notices.StopOutcome()
-    with running_phase(kit, run, "Stop endpoints") as (manifest, journal):
-        kit.runs.require_lock(run.service, run.run_id)
-        _delete_endpoints(kit.aws, journal, manifest, outcome)
-        if run.request.stop_databases:
-            _stop_databases(kit.aws, journal, manifest, outcome)
-        kit.store.save_manifest(manifest)
-        journal.notify(kit.notifier, notices.stopped(run, outcome))
+    try:
+        with running_phase(kit, run, "Stop endpoints") as (manifest, journal):
+            kit.runs.require_lock(run.service, run.run_id)
+            _delete_endpoints(kit, journal, manifest, outcome)
+            if run.request.stop_databases:
+                _stop_databases(kit, journal, manifest, outcome)
+            kit.store.save_manifest(manifest)
+            journal.notify(kit.notifier, notices.stopped(run, outcome))
+    except OutOfTime as paused:
+        return PhaseResult(phase="Stop endpoints", summary=str(paused), more=True)
     counts = {"Stopped": len(outcome.stopped), "Left running": len(outcome.left_running)}
     done = "would be stopped (dry run)" if journal.dry_run else "stopped"
     summary = f"{len(outcome.stopped)} resource(s) {done}"
