@@ -2,14 +2,16 @@
 machine runs them again until they are done: the way a service of thousands of resources gets
 through steps that one 15-minute Lambda could not finish (docs/PERFORMANCE.md).
 
-The sandbox gives each invocation of those functions time for one look at its clock, so every
-unit of work (a snapshot, a batch of captures, a deletion) is its own invocation.
+The sandbox leaves each invocation of those functions no time beyond its first unit of work (a
+snapshot, a batch of endpoint captures, a deletion), so every unit is its own invocation.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+
+import pytest
 
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
@@ -19,7 +21,7 @@ from tests.conftest import Inbox, manifest_of
 
 def _short_of_time(sandbox: Sandbox) -> None:
     for function in ("BackupFunction", "StopFunction"):
-        sandbox.run_short_of_time(function, checks=1)
+        sandbox.run_short_of_time(function, checks=0)
 
 
 def _changes(manifest: dict[str, Any], action: str) -> Counter[str]:
@@ -29,20 +31,21 @@ def _changes(manifest: dict[str, Any], action: str) -> Counter[str]:
 
 
 def test_steps_that_run_out_of_time_resume_and_do_everything_once(
-    sandbox: Sandbox, service: SampleService, inbox: Inbox
+    sandbox: Sandbox, service: SampleService, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given invocations of Back up and Stop endpoints with time for one unit of work each
+    # Given invocations of Back up and Stop endpoints with time for one unit of work each, and
+    # endpoint captures one to a batch (the handlers run in this process)
     _short_of_time(sandbox)
+    monkeypatch.setattr("sunset.phases.backup.ENDPOINT_CAPTURE_BATCH", 1)
     # When the service is decommissioned, databases included
     request = service.request(stop_databases=True)
     run = sandbox.run("decommission", request, name="resumed", timeout=120)
-    # Then the run succeeds, each of the two steps having paused and gone on several times
+    # Then the run succeeds, each of the two steps having paused and gone on several times:
+    # 2 volumes, 2 databases, 2 endpoint batches, 1 HTTP API, 1 REST API in Back up ...
     assert run.status == "SUCCEEDED", run.cause
     entered = Counter(run.states_entered)
-    # 2 volumes, 2 databases, 1 batch of endpoints, 1 HTTP API, 1 REST API: 7 invocations
-    assert entered["Back up"] == 7
-    assert entered["Back up paused?"] == entered["Back up"]
-    # 2 endpoints and 2 databases, each change in an invocation of its own
+    assert entered["Back up"] == 8
+    # ... 2 endpoints and 2 databases in Stop endpoints
     assert entered["Stop endpoints"] == 4
     # and nothing was done twice, nor left out
     manifest = manifest_of(sandbox, "resumed")
@@ -51,9 +54,17 @@ def test_steps_that_run_out_of_time_resume_and_do_everything_once(
         [*service.volumes, service.db_instance, service.db_cluster]
     )
     assert _changes(manifest, "ec2:CreateSnapshot") == Counter(service.volumes)
+    captured = Counter(
+        a["resource"] for a in manifest["actions"] if a["action"] == "capture configuration"
+    )
+    assert captured == Counter(
+        [
+            *(f"sagemaker-endpoint/{e}" for e in service.endpoints),
+            f"http-api/{service.http_api_id}",
+            f"rest-api/{service.rest_api_id}",
+        ]
+    )
     assert set(manifest["backups"]["endpoints"]) == set(service.endpoints)
-    assert list(manifest["backups"]["http_apis"]) == [service.http_api_id]
-    assert list(manifest["backups"]["rest_apis"]) == [service.rest_api_id]
     deleted = _changes(manifest, "sagemaker:DeleteEndpoint")
     assert deleted == Counter(f"sagemaker-endpoint/{e}" for e in service.endpoints)
     stopped = _changes(manifest, "rds:StopDBInstance") + _changes(manifest, "rds:StopDBCluster")
@@ -64,13 +75,49 @@ def test_steps_that_run_out_of_time_resume_and_do_everything_once(
     assert all(p["status"] == "succeeded" for p in manifest["phases"])
     # and people heard of each phase once; STOPPED names everything stopped, across invocations
     assert Counter(inbox.phases())["STARTED"] == 1
-    stopped_notice = [n for n in inbox.notices() if n.phase == "STOPPED"]
-    assert len(stopped_notice) == 1
-    for name in [*service.endpoints, service.db_instance, service.db_cluster]:
-        assert name in stopped_notice[0].body
+    [stopped_notice] = [n for n in inbox.notices() if n.phase == "STOPPED"]
+    assert sorted(stopped_notice.facts["stopped"]) == sorted(
+        [
+            *(f"SageMaker endpoint {e} (config {e}-config kept)" for e in service.endpoints),
+            f"RDS instance {service.db_instance}",
+            f"Aurora cluster {service.db_cluster}",
+        ]
+    )
+    assert stopped_notice.facts["left_running"] == []
     # and the endpoints are really gone
     remaining = sandbox.client("sagemaker").list_endpoints()["Endpoints"]
     assert not {e["EndpointName"] for e in remaining} & set(service.endpoints)
+
+
+def test_an_endpoint_skipped_at_every_invocation_does_not_hold_the_others_up(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given one unit of work per Stop invocation, and the LLM endpoint protected after
+    # discovery: each invocation reads its tag and skips it again
+    sandbox.run_short_of_time("StopFunction", checks=0)
+    llm, embeddings = service.endpoints
+    sagemaker = sandbox.client("sagemaker")
+
+    def protect(_function: str, _event: dict[str, Any]) -> None:
+        arn = sagemaker.describe_endpoint(EndpointName=llm)["EndpointArn"]
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "sunset:protect", "Value": "true"}])
+
+    sandbox.before("StopFunction", protect)
+    # When
+    request = service.request(stop_databases=True)
+    run = sandbox.run("decommission", request, name="skip-resume", timeout=120)
+    # Then the skip spends no unit: one invocation per change (1 endpoint, 2 databases)
+    assert run.status == "SUCCEEDED", run.cause
+    assert Counter(run.states_entered)["Stop endpoints"] == 3
+    assert [e["EndpointName"] for e in sagemaker.list_endpoints()["Endpoints"]] == [llm]
+    [stopped] = [n for n in inbox.notices() if n.phase == "STOPPED"]
+    assert stopped.facts["left_running"] == [
+        f"SageMaker endpoint {llm}: tagged sunset:protect=true since discovery"
+    ]
+    assert (
+        f"SageMaker endpoint {embeddings} (config {embeddings}-config kept)"
+        in (stopped.facts["stopped"])
+    )
 
 
 def test_a_dry_run_that_pauses_plans_what_one_without_pauses_plans(
@@ -82,13 +129,13 @@ def test_a_dry_run_that_pauses_plans_what_one_without_pauses_plans(
     assert whole.status == "SUCCEEDED", whole.cause
     # When the same dry run pauses at every unit of work
     _short_of_time(sandbox)
-    paused = sandbox.run("decommission", request, name="plan-paused")
+    paused = sandbox.run("decommission", request, name="plan-paused", timeout=120)
     # Then it ends (a dry run changes nothing, so its progress is what it planned) ...
     assert paused.status == "SUCCEEDED", paused.cause
-    assert Counter(paused.states_entered)["Back up"] > 1
-    assert Counter(paused.states_entered)["Stop endpoints"] > 1
+    entered = Counter(paused.states_entered)
+    # 2 volumes, 2 databases, 1 endpoint batch, 2 APIs; 2 endpoints, 2 databases
+    assert (entered["Back up"], entered["Stop endpoints"]) == (7, 4)
     # ... with the same plan
-    assert (
-        Plan.model_validate(paused.output["plan"]).resources
-        == Plan.model_validate(whole.output["plan"]).resources
-    )
+    plans = [Plan.model_validate(run.output["plan"]) for run in (whole, paused)]
+    assert plans[0].run_id == "plan-whole" and plans[1].run_id == "plan-paused"
+    assert plans[1].model_copy(update={"run_id": "plan-whole"}) == plans[0]

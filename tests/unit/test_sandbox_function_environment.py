@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sunset.local.lambda_runtime import InProcessLambdas
+from sunset.local.lambda_runtime import FunctionEnvironment, InProcessLambdas
 from sunset.local.template import FunctionSource
 
 # The handler below blocks on these, so the test can look at os.environ mid-invocation.
@@ -81,10 +81,35 @@ def test_other_threads_never_see_an_invocation_change_the_environment(
     assert dict(os.environ) == before
 
 
-def test_uninstall_gives_the_process_its_own_environment_back(tmp_path: Path) -> None:
+def test_uninstall_gives_the_process_its_own_environment_back() -> None:
     original = os.environ
     runtime = InProcessLambdas({})
     runtime.install()
-    assert os.environ is not original
-    runtime.uninstall()
+    try:
+        assert os.environ is not original
+    finally:
+        runtime.uninstall()
     assert os.environ is original
+
+
+def test_what_a_handler_writes_stays_in_its_own_environment() -> None:
+    process = {"SHARED": "process", "PROCESS_ONLY": "p"}
+    environ = FunctionEnvironment(process)
+    with environ.function({"SHARED": "function"}):
+        # Reads see the function's variables over the process's
+        assert environ["SHARED"] == "function" and environ["PROCESS_ONLY"] == "p"
+        # Writes and deletions, of the function's variables or the process's, stay here
+        environ["NEW"] = "n"
+        del environ["PROCESS_ONLY"]
+        assert environ.setdefault("PROCESS_ONLY", "again") == "again"
+        assert environ.pop("SHARED") == "function"
+        assert "SHARED" not in environ and environ.get("SHARED") is None
+        assert environ.copy() == {"NEW": "n", "PROCESS_ONLY": "again"}
+        with pytest.raises(KeyError):
+            del environ["SHARED"]
+    # and the process never saw any of it
+    assert process == {"SHARED": "process", "PROCESS_ONLY": "p"}
+    assert dict(environ) == process
+    # Outside a function, the process environment is read and written as it is
+    environ["LATER"] = "l"
+    assert process["LATER"] == "l"

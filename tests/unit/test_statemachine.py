@@ -277,3 +277,20 @@ def test_a_dry_run_skips_only_the_waits_the_restore_tests_and_the_proof() -> Non
     # Every phase that changes AWS still runs in a dry run, its changes planned by the Journal
     for phase in ("Back up", "Checkpoint: backups verified", "Remove API routes", "Stop endpoints"):
         assert phase in _reachable_without("Notice period", "decommission")
+
+
+def test_the_abandoned_run_closer_waits_out_the_longest_step() -> None:
+    # A step still running when its execution was stopped may run up to its Timeout: the
+    # closer waits that long (STEP_TIMEOUT_SECONDS), within its own Timeout.
+    template = load_template(ROOT / "template.yaml")
+    default = template["Globals"]["Function"]["Timeout"]
+    functions = {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    closer = functions.pop("AbandonedRunFunction")
+    longest = max(properties.get("Timeout", default) for properties in functions.values())
+    waits = int(closer["Environment"]["Variables"]["STEP_TIMEOUT_SECONDS"])
+    assert waits == longest
+    assert closer["Timeout"] > waits + 60

@@ -14,7 +14,7 @@ from sunset.artifacts import ArtifactStore
 from sunset.aws.clients import shared_clients
 from sunset.aws.errors import NO_ANSWER, retry_as
 from sunset.context import RunContext, StepEvent
-from sunset.journal import Toolkit
+from sunset.journal import TimeBudget, Toolkit
 from sunset.notices import Notifier
 from sunset.observability import logger
 from sunset.runs import RunsTable
@@ -39,7 +39,7 @@ def toolkit_from_env(
         notifier=Notifier(aws.sns, settings.topic_arn),
         lock_ttl_seconds=settings.lock_ttl_seconds,
         execute_api_endpoint=settings.execute_api_endpoint,
-        **({"time_left": time_left} if time_left else {}),
+        budget=TimeBudget(time_left) if time_left else TimeBudget(),
     )
 
 

@@ -45,6 +45,25 @@ class OutOfTime(Exception):  # noqa: N818 - not an error: the step resumes in a 
         self.next_work = next_work
 
 
+class TimeBudget:
+    """The time one invocation has for units of work (`left`: the Lambda context's seconds).
+
+    The first unit always starts, so every invocation makes progress however slow its
+    start-up reads were; before each later one, OutOfTime if under RESUME_MARGIN_SECONDS are
+    left. Check right before a unit's first change, after whatever may skip the unit: a unit
+    skipped every time must not spend the check of one that is done.
+    """
+
+    def __init__(self, left: Callable[[], float] = lambda: float("inf")) -> None:
+        self._left = left
+        self._started = 0
+
+    def next_unit(self, what: str) -> None:
+        if self._started and self._left() < RESUME_MARGIN_SECONDS:
+            raise OutOfTime(what)
+        self._started += 1
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -60,13 +79,8 @@ class Toolkit:
     lock_ttl_seconds: int = 172_800
     execute_api_endpoint: str | None = None
     now: Callable[[], datetime] = field(default=utcnow)
-    # Seconds left in this invocation (the Lambda context's); unbounded outside Lambda.
-    time_left: Callable[[], float] = field(default=lambda: float("inf"))
-
-    def check_time(self, next_work: str) -> None:
-        """Raise OutOfTime if `next_work` should wait for the step's next invocation."""
-        if self.time_left() < RESUME_MARGIN_SECONDS:
-            raise OutOfTime(next_work)
+    # This invocation's time, for the steps that pause and resume; unbounded outside Lambda.
+    budget: TimeBudget = field(default_factory=TimeBudget)
 
 
 class Journal:
@@ -86,6 +100,8 @@ class Journal:
         # since is this phase's own work. None for a first attempt.
         self._since = since
         self.dry_run = manifest.request.dry_run
+        self._done_index: set[tuple[str, str]] | None = None
+        self._audit: list[Action] | None = None
 
     def now(self) -> datetime:
         return self._now()
@@ -110,8 +126,18 @@ class Journal:
         # Manifest first: it is saved however the phase ends, so a failing audit write cannot
         # make a change that already happened disappear from both records.
         self._manifest.actions.append(entry)
+        if self._done_index is not None and result == "ok":
+            self._done_index.add((action, resource))
         self._runs.append_audit(self._manifest.run_id, entry)
         return entry
+
+    def _done(self) -> set[tuple[str, str]]:
+        """The (action, resource) pairs on record as done in the manifest, indexed once."""
+        if self._done_index is None:
+            self._done_index = {
+                (a.action, a.resource) for a in self._manifest.actions if a.result == "ok"
+            }
+        return self._done_index
 
     def planned(self) -> set[tuple[str, str]]:
         """The (action, resource) pairs this dry run has planned so far, in any phase."""
@@ -169,9 +195,15 @@ class Journal:
         Unrecorded, the change would be nobody's: no restore would undo it, no report list it.
         Returns False, recording nothing, when this run never tried `action` on `resource`:
         then someone else made the change, and it is not ours to undo."""
-        earlier = [*self._manifest.actions, *self._runs.audit_entries(self._manifest.run_id)]
+        if (action, resource) in self._done():
+            return True  # made, or adopted, by an earlier attempt or invocation: on record once
+        if self._audit is None:
+            # Read once per attempt: a resumed step adopts many resources, and finds most of
+            # them done in the manifest its paused invocation saved.
+            self._audit = self._runs.audit_entries(self._manifest.run_id)
+        earlier = [*self._manifest.actions, *self._audit]
         if succeeded(earlier, action, resource):
-            return True  # adopted by an earlier attempt already: on record once
+            return True  # adopted by an attempt that died before saving the manifest
         unanswered = any(
             a.action == action
             and a.resource == resource

@@ -35,7 +35,8 @@ class FunctionEnvironment(MutableMapping[str, str]):
     under whoever was iterating it at that moment: botocore iterates it for proxy settings on
     every client it creates, and CI saw a KeyError. Here an invocation only sets a thread-local
     reference, and iteration walks a copy. Threads a handler starts itself see the process
-    environment only; our handlers read their settings on entry (`toolkit_from_env`).
+    environment only; our handlers read their settings on entry (`toolkit_from_env`). So do
+    subprocesses (they inherit the C-level environment): no handler starts one.
     """
 
     def __init__(self, process: MutableMapping[str, str]) -> None:
@@ -52,40 +53,41 @@ class FunctionEnvironment(MutableMapping[str, str]):
         finally:
             self._local.variables = outer
 
-    def _function_variables(self) -> dict[str, str | None]:
-        """This thread's function variables; None marks one the handler deleted."""
+    def _overlay(self) -> dict[str, str | None] | None:
+        """This thread's function variables, if it runs a handler; None marks one deleted."""
         variables: dict[str, str | None] | None = getattr(self._local, "variables", None)
-        return {} if variables is None else variables
+        return variables
 
     def copy(self) -> dict[str, str]:
         """A plain dict, as `os.environ.copy()` returns."""
-        merged: dict[str, str | None] = {**self.process, **self._function_variables()}
+        merged: dict[str, str | None] = {**self.process, **(self._overlay() or {})}
         return {name: value for name, value in merged.items() if value is not None}
 
     def __getitem__(self, name: str) -> str:
-        variables = self._function_variables()
-        if name not in variables:
+        variables = self._overlay()
+        if variables is None or name not in variables:
             return self.process[name]
         value = variables[name]
         if value is None:
             raise KeyError(name)
         return value
 
+    # On a handler's thread, writes stay in its overlay, as they would stay in its own process.
     def __setitem__(self, name: str, value: str) -> None:
-        variables = self._function_variables()
-        if name in variables:
-            variables[name] = value
-        else:
+        variables = self._overlay()
+        if variables is None:
             self.process[name] = value
+        else:
+            variables[name] = value
 
     def __delitem__(self, name: str) -> None:
-        variables = self._function_variables()
-        if name not in variables:
+        variables = self._overlay()
+        if variables is None:
             del self.process[name]
-        elif variables[name] is None:
+            return
+        if name not in self:
             raise KeyError(name)
-        else:
-            variables[name] = None
+        variables[name] = None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.copy())

@@ -260,8 +260,12 @@ class Sandbox(Executions):
         """Give each invocation of a function time for `checks` looks at its clock
         (`context.get_remaining_time_in_millis()`); after them it has none left.
 
-        How tests make a step that resumes pause and go on, as one would at large N on AWS.
+        How tests make a step that resumes pause and go on, as one would at large N on AWS. Such
+        a step always starts its first unit of work without looking (sunset.journal.TimeBudget),
+        so with `checks=0` each invocation does exactly one unit.
         """
+        if checks < 0:
+            raise SandboxError(f"checks must be 0 or more, not {checks}")
         assert self.lambdas is not None
         if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
             raise SandboxError(f"no function {function_logical_id!r} in template.yaml")

@@ -69,7 +69,7 @@ def _snapshot_volumes(manifest: Manifest, journal: Journal, kit: Toolkit) -> Non
     # before saving the manifest is found by its tags, never taken twice.
     earlier_by_volume = _earlier_snapshots(manifest, aws) if pending else {}
     for volume in pending:
-        kit.check_time(f"the snapshot of {volume.volume_id}")
+        kit.budget.next_unit(f"the snapshot of {volume.volume_id}")
         tags = backup_tags(manifest.run_id, manifest.service, volume.volume_id)
         earlier = earlier_by_volume.get(volume.volume_id)
         if earlier:
@@ -189,7 +189,7 @@ def _snapshot_databases(manifest: Manifest, journal: Journal, kit: Toolkit) -> N
         if (SNAPSHOT_ACTION[kind], identifier) in planned:
             continue
         if not manifest.backups.snapshot_for(kind, identifier):
-            kit.check_time(f"the snapshot of {identifier}")
+            kit.budget.next_unit(f"the snapshot of {identifier}")
         _snapshot_database(manifest, journal, kit.aws, kit.now, kind, (identifier, arn))
 
 
@@ -312,7 +312,7 @@ def _capture_configurations(manifest: Manifest, journal: Journal, kit: Toolkit) 
     described = sagemaker.search_endpoints(kit.aws.sagemaker) if pending else {}
     for start in range(0, len(pending), ENDPOINT_CAPTURE_BATCH):
         batch = pending[start : start + ENDPOINT_CAPTURE_BATCH]
-        kit.check_time(f"the capture of SageMaker endpoint {batch[0].name}")
+        kit.budget.next_unit(f"the capture of SageMaker endpoint {batch[0].name}")
         captures = capture_endpoints(kit.aws, batch, inventory.endpoint_configs, described)
         for name, capture in captures.items():
             backups.endpoints[name] = capture
@@ -321,11 +321,11 @@ def _capture_configurations(manifest: Manifest, journal: Journal, kit: Toolkit) 
     mappings = http_api.DomainMappings(kit.aws.http_apis) if http_pending else None
     for api_id in http_pending:
         assert mappings is not None
-        kit.check_time(f"the capture of HTTP API {api_id}")
+        kit.budget.next_unit(f"the capture of HTTP API {api_id}")
         backups.http_apis[api_id] = capture_http_api(kit.aws, api_id, mappings)
         journal.record("capture configuration", f"http-api/{api_id}", "ok")
     for api_id in [a.api_id for a in inventory.rest_apis if a.api_id not in backups.rest_apis]:
-        kit.check_time(f"the capture of REST API {api_id}")
+        kit.budget.next_unit(f"the capture of REST API {api_id}")
         backups.rest_apis[api_id] = capture_rest_api(kit.aws, api_id)
         journal.record("capture configuration", f"rest-api/{api_id}", "ok")
 

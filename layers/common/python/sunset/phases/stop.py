@@ -72,7 +72,6 @@ def _delete_endpoints(
                 if current is not None:
                     outcome.stopped.append(stopped)
             continue
-        kit.check_time(f"the deletion of SageMaker endpoint {endpoint.name}")
         # The protect tag is read from ListTags right before the deletion, one call per
         # endpoint: Search's index could miss a tag added moments ago, and this is the last
         # word before a change that cannot be taken back.
@@ -90,6 +89,7 @@ def _delete_endpoints(
                 f"SageMaker endpoint {endpoint.name} now runs config {running}, not the captured "
                 f"{endpoint.endpoint_config_name}; it was not deleted"
             )
+        kit.budget.next_unit(f"the deletion of SageMaker endpoint {endpoint.name}")
         # Autoscaling first: a registered target would fight the deletion, and its policies
         # are in the capture for the restore.
         for captured in capture.scalable_targets:
@@ -182,7 +182,7 @@ def _stop_databases(
             journal.record("skip database", resource, "skipped", detail=reason)
             outcome.left_running.append(f"{label} {identifier}: {reason}")
             continue
-        kit.check_time(f"stopping {label} {identifier}")
+        kit.budget.next_unit(f"stopping {label} {identifier}")
         journal.change(action, identifier, stop, aws.rds, identifier)
         _stopped(journal, manifest, outcome, f"{label} {identifier}")
 
