@@ -131,6 +131,11 @@ class Journal:
         self._runs.append_audit(self._manifest.run_id, entry)
         return entry
 
+    def done(self, action: str, resource: str) -> bool:
+        """Whether `action` on `resource` is on record as done in the manifest: by this attempt,
+        or by an earlier attempt or paused invocation of the step that saved it."""
+        return (action, resource) in self._done()
+
     def _done(self) -> set[tuple[str, str]]:
         """The (action, resource) pairs on record as done in the manifest, indexed once."""
         if self._done_index is None:
@@ -195,13 +200,11 @@ class Journal:
         Unrecorded, the change would be nobody's: no restore would undo it, no report list it.
         Returns False, recording nothing, when this run never tried `action` on `resource`:
         then someone else made the change, and it is not ours to undo."""
-        if (action, resource) in self._done():
+        if self.done(action, resource):
             return True  # made, or adopted, by an earlier attempt or invocation: on record once
-        if self._audit is None:
-            # Read once per attempt: a resumed step adopts many resources, and finds most of
-            # them done in the manifest its paused invocation saved.
-            self._audit = self._runs.audit_entries(self._manifest.run_id)
-        earlier = [*self._manifest.actions, *self._audit]
+        # A resumed step finds most of what it adopts in the manifest its paused invocation
+        # saved (above); the audit trail is for what an attempt that died never saved.
+        earlier = [*self._manifest.actions, *self._audit_trail()]
         if succeeded(earlier, action, resource):
             return True  # adopted by an attempt that died before saving the manifest
         unanswered = any(
@@ -234,15 +237,27 @@ class Journal:
         since = self._since
         if since is None:
             return False
-        earlier = [*self._manifest.actions, *self._runs.audit_entries(self._manifest.run_id)]
-        return any(
-            a.action == action
-            and a.resource == topic_arn
-            and a.phase == self._phase
-            and a.result == "ok"
-            and a.at >= since
-            for a in earlier
-        )
+
+        def sent(actions: list[Action]) -> bool:
+            return any(
+                a.action == action
+                and a.resource == topic_arn
+                and a.phase == self._phase
+                and a.result == "ok"
+                and a.at >= since
+                for a in actions
+            )
+
+        # A paused invocation saved its manifest: a resumed step finds the notice there, and
+        # reads the audit trail only when the manifest has no record of it.
+        return sent(self._manifest.actions) or sent(self._audit_trail())
+
+    def _audit_trail(self) -> list[Action]:
+        """The run's audit trail, read once per attempt; what this attempt records after the
+        read is in the manifest's actions, which callers read too."""
+        if self._audit is None:
+            self._audit = self._runs.audit_entries(self._manifest.run_id)
+        return self._audit
 
 
 @contextmanager

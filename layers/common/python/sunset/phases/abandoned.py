@@ -85,8 +85,9 @@ class AbandonedRun(BaseModel):
 Machine = Literal["decommission", "recommission"]
 
 
-# The longest this function waits for a step still in flight (its own timeout is 900 s).
-MAX_WAIT_SECONDS = 600
+# The longest this function waits for a step still in flight: the longest step Timeout (600 s,
+# STEP_TIMEOUT_SECONDS) and the margin, within its own Timeout of 900 s.
+MAX_WAIT_SECONDS = 610
 
 
 def close_abandoned(

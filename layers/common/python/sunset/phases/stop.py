@@ -58,7 +58,11 @@ def _delete_endpoints(
         stopped = (
             f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
         )
-        if ("sagemaker:DeleteEndpoint", resource) in planned:
+        # Planned by a paused dry run, or deleted by a paused invocation: done, whatever
+        # ListEndpoints says a second later (its answer may not show the deletion yet, and a
+        # second DeleteEndpoint would fail).
+        done = journal.done("sagemaker:DeleteEndpoint", resource)
+        if done or ("sagemaker:DeleteEndpoint", resource) in planned:
             outcome.stopped.append(stopped)
             continue
         if current is None or current.get("EndpointStatus") == "Deleting":
@@ -161,7 +165,7 @@ def _stop_databases(
         kind, identifier = target.kind, target.identifier
         label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
         require_recoverable(manifest, kind, identifier)
-        if (action, identifier) in planned:
+        if journal.done(action, identifier) or (action, identifier) in planned:
             _stopped(journal, manifest, outcome, f"{label} {identifier}")
             continue
         current = describe(aws.rds, identifier)
