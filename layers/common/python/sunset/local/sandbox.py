@@ -245,16 +245,20 @@ class Sandbox(Executions):
         )
         return str(response["executionArn"])
 
+    def _function_runtime(self, function_logical_id: str) -> InProcessLambdas:
+        """The in-process Lambda runtime, once `function_logical_id` is known to be deployed."""
+        assert self.lambdas is not None
+        if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
+            raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
+        return self.lambdas
+
     def before(self, function_logical_id: str, hook: Hook) -> None:
         """Run `hook(logical_id, event)` right before each invocation of a function.
 
         This is how tests make the world change at an exact point of a run (a volume that
         vanishes after discovery, say) without replacing any of Sunset's own code.
         """
-        assert self.lambdas is not None
-        if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
-            raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
-        self.lambdas.before(function_logical_id, hook)
+        self._function_runtime(function_logical_id).before(function_logical_id, hook)
 
     def run_short_of_time(self, function_logical_id: str, checks: int) -> None:
         """Give each invocation of a function time for `checks` looks at its clock
@@ -266,7 +270,4 @@ class Sandbox(Executions):
         """
         if checks < 0:
             raise SandboxError(f"checks must be 0 or more, not {checks}")
-        assert self.lambdas is not None
-        if function_logical_id not in {f.logical_id for f in self.lambdas.functions.values()}:
-            raise SandboxError(f"no function {function_logical_id!r} in template.yaml")
-        self.lambdas.short_of_time[function_logical_id] = checks
+        self._function_runtime(function_logical_id).short_of_time[function_logical_id] = checks
