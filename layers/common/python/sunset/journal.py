@@ -100,7 +100,8 @@ class Journal:
         # since is this phase's own work. None for a first attempt.
         self._since = since
         self.dry_run = manifest.request.dry_run
-        self._done_index: set[tuple[str, str]] | None = None
+        # (action, resource) pairs on record in the manifest, by result; built at first use.
+        self._index: dict[str, set[tuple[str, str]]] | None = None
         self._audit: list[Action] | None = None
 
     def now(self) -> datetime:
@@ -126,27 +127,40 @@ class Journal:
         # Manifest first: it is saved however the phase ends, so a failing audit write cannot
         # make a change that already happened disappear from both records.
         self._manifest.actions.append(entry)
-        if self._done_index is not None and result == "ok":
-            self._done_index.add((action, resource))
+        if self._index is not None:
+            self._index.setdefault(result, set()).add((action, resource))
         self._runs.append_audit(self._manifest.run_id, entry)
         return entry
 
     def done(self, action: str, resource: str) -> bool:
         """Whether `action` on `resource` is on record as done in the manifest: by this attempt,
         or by an earlier attempt or paused invocation of the step that saved it."""
-        return (action, resource) in self._done()
+        return (action, resource) in self._recorded("ok")
 
-    def _done(self) -> set[tuple[str, str]]:
-        """The (action, resource) pairs on record as done in the manifest, indexed once."""
-        if self._done_index is None:
-            self._done_index = {
-                (a.action, a.resource) for a in self._manifest.actions if a.result == "ok"
-            }
-        return self._done_index
+    def planned(self, action: str, resource: str) -> bool:
+        """Whether this dry run has planned `action` on `resource`, in any phase: a resumed or
+        retried dry run goes on from its plan as a real run goes on from what it did. Never
+        true in a real run, which plans nothing."""
+        return (action, resource) in self._recorded("planned")
 
-    def planned(self) -> set[tuple[str, str]]:
-        """The (action, resource) pairs this dry run has planned so far, in any phase."""
-        return {(a.action, a.resource) for a in self._manifest.actions if a.result == "planned"}
+    def tried(self, action: str, resource: str) -> bool:
+        """Whether `action` on `resource` is on record in the manifest at all, whatever came of
+        it (done, failed, skipped, planned)."""
+        return any((action, resource) in pairs for pairs in self._by_result().values())
+
+    def _recorded(self, result: ActionResult) -> set[tuple[str, str]]:
+        """The (action, resource) pairs on record in the manifest with `result`."""
+        return self._by_result().setdefault(result, set())
+
+    def _by_result(self) -> dict[str, set[tuple[str, str]]]:
+        """The (action, resource) pairs on record in the manifest, by result. One pass over the
+        actions indexes them all, and `record` keeps the index up to date: a step that asks
+        once per resource stays linear in the size of the run."""
+        if self._index is None:
+            self._index = {}
+            for a in self._manifest.actions:
+                self._index.setdefault(a.result, set()).add((a.action, a.resource))
+        return self._index
 
     def change(
         self, action: str, resource: str, call: Callable[..., Any], *args: Any, **kwargs: Any
@@ -158,10 +172,7 @@ class Journal:
         if self.dry_run:
             # A retried phase plans again what its first attempt planned: on record once, as a
             # real run's retry finds its change already made.
-            if not any(
-                a.result == "planned" and a.action == action and a.resource == resource
-                for a in self._manifest.actions
-            ):
+            if not self.planned(action, resource):
                 self.record(action, resource, "planned", detail="dry run: not done")
             return None
         try:

@@ -20,21 +20,26 @@ class NotRecoverable(SunsetError):
     """A destructive step was about to act on a resource without a verified backup."""
 
 
-def missing_backup(manifest: Manifest, kind: ResourceKind, resource_id: str) -> str | None:
-    """Why `resource_id` may not be touched yet, or None when its backup is verified."""
+def missing_backup(
+    manifest: Manifest,
+    kind: ResourceKind,
+    resource_id: str,
+    planned: set[tuple[str, str]] | None = None,
+) -> str | None:
+    """Why `resource_id` may not be touched yet, or None when its backup is verified.
+
+    `planned`: the dry run's planned changes, for a caller that asks of many resources."""
     if kind == "log-group":
         return None  # log groups are read, never changed
     if manifest.request.dry_run and kind in SNAPSHOT_ACTION:
         # A dry run takes no snapshot, so none can be verified: what the rule asks of it is
         # that the snapshot a real run would take comes first in the plan. Nothing is changed
         # in a dry run, so nothing rests on this.
-        planned = any(
-            a.action == SNAPSHOT_ACTION[kind]
-            and a.resource == resource_id
-            and a.result == "planned"
-            for a in manifest.actions
-        )
-        return None if planned else f"{kind} {resource_id} has no snapshot in the plan"
+        if planned is None:
+            planned = planned_changes(manifest)
+        if (SNAPSHOT_ACTION[kind], resource_id) in planned:
+            return None
+        return f"{kind} {resource_id} has no snapshot in the plan"
     verification = manifest.backups.verification_for(kind, resource_id)
     if verification is None:
         return f"{kind} {resource_id} has no verified backup in the manifest"
@@ -56,11 +61,18 @@ def missing_backup(manifest: Manifest, kind: ResourceKind, resource_id: str) -> 
 def gate(manifest: Manifest) -> list[str]:
     """Every reason the run may not go on to remove anything; empty when the gate is open."""
     inventory = manifest.require_inventory()
+    # Indexed once: asked of every resource, a scan of the actions each would be quadratic.
+    planned = planned_changes(manifest)
     return [
         reason
         for kind, resource_id in inventory.backed_up_resources()
-        if (reason := missing_backup(manifest, kind, resource_id))
+        if (reason := missing_backup(manifest, kind, resource_id, planned))
     ]
+
+
+def planned_changes(manifest: Manifest) -> set[tuple[str, str]]:
+    """The (action, resource) pairs a dry run has planned; empty for a real run."""
+    return {(a.action, a.resource) for a in manifest.actions if a.result == "planned"}
 
 
 def require_recoverable(manifest: Manifest, kind: ResourceKind, resource_id: str) -> None:

@@ -58,12 +58,12 @@ def _earlier_snapshots(manifest: Manifest, aws: AwsClients) -> dict[str, dict[st
 def _snapshot_volumes(manifest: Manifest, journal: Journal, kit: Toolkit) -> None:
     aws, now = kit.aws, kit.now
     # A dry run records no snapshot, so a resumed one knows what it planned from the journal.
-    planned = journal.planned() if journal.dry_run else set()
+    snapshotted = {s.source_id for s in manifest.backups.snapshots if s.kind == "ebs"}
     pending = [
         volume
         for volume in manifest.require_inventory().volumes
-        if not manifest.backups.snapshot_for("ebs", volume.volume_id)
-        and (SNAPSHOT_ACTION["ebs-volume"], volume.volume_id) not in planned
+        if volume.volume_id not in snapshotted
+        and not journal.planned(SNAPSHOT_ACTION["ebs-volume"], volume.volume_id)
     ]
     # EBS snapshot ids are chosen by AWS: a snapshot this run started in an attempt that died
     # before saving the manifest is found by its tags, never taken twice.
@@ -140,9 +140,8 @@ def _snapshot_database(
     kind: SnapshotKind,
     source: tuple[str, str],
 ) -> None:
+    """Snapshot one database that has none on record (`_snapshot_databases` skips the rest)."""
     identifier, arn = source
-    if manifest.backups.snapshot_for(kind, identifier):
-        return
     how = _DATABASE_SNAPSHOTS[kind]
     snapshot_id = snapshot_identifier(manifest.run_id, identifier)
     try:
@@ -184,12 +183,12 @@ def _snapshot_databases(manifest: Manifest, journal: Journal, kit: Toolkit) -> N
         ("rds-instance", db.identifier, db.arn) for db in inventory.db_instances
     ]
     sources += [("rds-cluster", db.identifier, db.arn) for db in inventory.db_clusters]
-    planned = journal.planned() if journal.dry_run else set()
     for kind, identifier, arn in sources:
-        if (SNAPSHOT_ACTION[kind], identifier) in planned:
-            continue
-        if not manifest.backups.snapshot_for(kind, identifier):
-            kit.budget.next_unit(f"the snapshot of {identifier}")
+        if journal.planned(SNAPSHOT_ACTION[kind], identifier):
+            continue  # a resumed dry run: planned by an earlier invocation
+        if manifest.backups.snapshot_for(kind, identifier):
+            continue  # taken, or adopted, by an earlier attempt or invocation
+        kit.budget.next_unit(f"the snapshot of {identifier}")
         _snapshot_database(manifest, journal, kit.aws, kit.now, kind, (identifier, arn))
 
 

@@ -50,19 +50,18 @@ def _delete_endpoints(
             ],
         )
     }
-    # A dry run deletes nothing, so a resumed one knows what it planned from the journal.
-    planned = journal.planned() if journal.dry_run else set()
     for endpoint in endpoints:
         resource = f"sagemaker-endpoint/{endpoint.name}"
         current = current_by_name.get(endpoint.name)
         stopped = (
             f"SageMaker endpoint {endpoint.name} (config {endpoint.endpoint_config_name} kept)"
         )
-        # Planned by a paused dry run, or deleted by a paused invocation: done, whatever
-        # ListEndpoints says a second later (its answer may not show the deletion yet, and a
-        # second DeleteEndpoint would fail).
-        done = journal.done("sagemaker:DeleteEndpoint", resource)
-        if done or ("sagemaker:DeleteEndpoint", resource) in planned:
+        # Deleted by a paused invocation, or planned by a paused dry run (which deletes
+        # nothing): done, whatever ListEndpoints says a second later (its answer may not show
+        # the deletion yet, and a second DeleteEndpoint would fail).
+        if journal.done("sagemaker:DeleteEndpoint", resource) or journal.planned(
+            "sagemaker:DeleteEndpoint", resource
+        ):
             outcome.stopped.append(stopped)
             continue
         if current is None or current.get("EndpointStatus") == "Deleting":
@@ -160,12 +159,11 @@ def _stop_databases(
     inventory = manifest.require_inventory()
     targets = [_Database("rds-instance", db.identifier) for db in inventory.db_instances]
     targets += [_Database("rds-cluster", cluster.identifier) for cluster in inventory.db_clusters]
-    planned = journal.planned() if journal.dry_run else set()
     for target in targets:
         kind, identifier = target.kind, target.identifier
         label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
         require_recoverable(manifest, kind, identifier)
-        if journal.done(action, identifier) or (action, identifier) in planned:
+        if journal.done(action, identifier) or journal.planned(action, identifier):
             _stopped(journal, manifest, outcome, f"{label} {identifier}")
             continue
         current = describe(aws.rds, identifier)
