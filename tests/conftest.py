@@ -111,6 +111,15 @@ def manifest_of(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
     return dict(json.loads(artifact(sandbox, run_id, "manifest.json")))
 
 
+def routes_of(service: SampleService) -> list[str]:
+    """Every route of the sample service, as ACCESS_REMOVED names the routes it removed."""
+    return [
+        *(f"{key} (HTTP API {service.http_api_id})" for key in service.http_route_keys),
+        f"POST /v1/embed (REST API {service.rest_api_id})",
+        f"POST /v1/predict (REST API {service.rest_api_id})",
+    ]
+
+
 def lock_holder(sandbox: Sandbox, service: str) -> str | None:
     """Who holds the service's lock in the runs table, if anyone."""
     item = sandbox.client("dynamodb").get_item(

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from sunset.local import Sandbox
 from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, lock_holder, manifest_of, routes_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -48,16 +48,27 @@ def read_timeout(operation: str) -> BaseException:
 
 @contextmanager
 def faults(
-    sandbox: Sandbox, operation: str, fault: Fault, *, times: int, after_call: bool = False
+    sandbox: Sandbox,
+    operation: str,
+    fault: Fault,
+    *,
+    times: int,
+    after_call: bool = False,
+    passing: int = 0,
 ) -> Iterator[list[str]]:
-    """Make `operation` fail `times` times inside a handler; with `after_call`, the call goes
-    through first and only its answer is lost (a change made, then a timeout)."""
+    """Make `operation` fail `times` times inside a handler, after `passing` calls that work;
+    with `after_call`, the call goes through first and only its answer is lost (a change made,
+    then a timeout)."""
     injected: list[str] = []
+    passed: list[str] = []
     lambdas = sandbox.lambdas
     assert lambdas is not None
 
     def failing(call: ApiCall, client: Any, name: str, params: Any) -> Any:
         if name != operation or lambdas.current is None or len(injected) >= times:
+            return call(client, name, params)
+        if len(passed) < passing:
+            passed.append(lambdas.current)
             return call(client, name, params)
         injected.append(lambdas.current)
         if after_call:
@@ -91,7 +102,7 @@ def test_an_internal_error_on_a_change_is_retried_and_the_run_completes(
 
 
 def test_a_change_made_but_unanswered_is_not_made_twice_and_comes_back_on_restore(
-    sandbox: Sandbox, service: SampleService
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
     before = service_state(sandbox, sample_shape(service))
     # When the first route deletion happens but its answer is lost
@@ -102,6 +113,15 @@ def test_a_change_made_but_unanswered_is_not_made_twice_and_comes_back_on_restor
     assert run.status == "SUCCEEDED", run.cause
     routes = sandbox.client("apigatewayv2").get_routes(ApiId=service.http_api_id)["Items"]
     assert routes == []
+    # and the unanswered deletion is on record as made, and named with the others
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
+    unanswered = [
+        a["detail"]
+        for a in manifest_of(sandbox, "unanswered")["actions"]
+        if a["action"] == "apigatewayv2:DeleteRoute" and a["result"] == "ok" and a["detail"]
+    ]
+    assert unanswered == ["made by an unanswered attempt: already deleted"]
     # and a recommission brings every route back, the unanswered one included
     restore = sandbox.run("recommission", {"run_id": "unanswered", **FAST}, name="back")
     assert restore.status == "SUCCEEDED", restore.cause
@@ -144,8 +164,22 @@ def test_a_retried_step_tells_people_once(
     assert [a["detail"] for a in skipped] == ["sent by an earlier attempt"]
 
 
+def test_a_retried_step_names_what_its_failed_attempt_removed(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # When the second route deletion fails with a 500, the first one made
+    with faults(sandbox, "DeleteRoute", internal_failure, times=1, passing=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="told-all")
+    # Then the retried step removed the rest, and ACCESS_REMOVED names every route, the one
+    # removed by the failed attempt included
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
+
+
 def test_a_placeholder_half_made_by_a_failed_attempt_is_finished_on_retry(
-    sandbox: Sandbox, service: SampleService
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
     # When the REST API's placeholder fails after its method was put (a 500 on PutIntegration)
     with faults(sandbox, "PutIntegration", internal_failure, times=1) as injected:
@@ -161,6 +195,9 @@ def test_a_placeholder_half_made_by_a_failed_attempt_is_finished_on_retry(
         restApiId=service.rest_api_id, resourceId=root["id"], httpMethod="ANY"
     )
     assert integration["type"] == "MOCK"
+    # and ACCESS_REMOVED names the methods the failed attempt removed before it failed
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
 
 
 def test_an_endpoint_already_deleting_is_not_deleted_again_on_retry(

@@ -65,6 +65,7 @@ class TestOneDecommission:
             "Restore test?",
             "Checkpoint: backups verified",
             "Remove API routes",
+            "Remove API routes paused?",
             "Stop endpoints",
             "Stop paused?",
             "Plan or validate?",

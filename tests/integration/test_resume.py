@@ -1,9 +1,11 @@
-"""Back up and Stop endpoints pause before their invocation's time runs out, and the state
-machine runs them again until they are done: the way a service of thousands of resources gets
-through steps that one 15-minute Lambda could not finish (docs/PERFORMANCE.md).
+"""Back up, Remove API routes and Stop endpoints pause before their invocation's time runs
+out, and the state machine runs them again until they are done: the way a service of thousands
+of resources gets through steps that one 15-minute Lambda could not finish
+(docs/PERFORMANCE.md).
 
 The sandbox leaves each invocation of those functions no time beyond its first unit of work (a
-snapshot, a batch of endpoint captures, a deletion), so every unit is its own invocation.
+snapshot, a batch of endpoint captures, an API's routes, a deletion), so every unit is its own
+invocation.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ import pytest
 from sunset.local import Sandbox
 from sunset.local.sample import SampleService
 from sunset.plan import Plan
-from tests.conftest import Inbox, manifest_of
+from tests.conftest import Inbox, manifest_of, routes_of
 
 
 def _short_of_time(sandbox: Sandbox) -> None:
-    for function in ("BackupFunction", "StopFunction"):
+    for function in ("BackupFunction", "CutAccessFunction", "StopFunction"):
         sandbox.run_short_of_time(function, checks=0)
 
 
@@ -33,7 +35,7 @@ def _changes(manifest: dict[str, Any], action: str) -> Counter[str]:
 def test_steps_that_run_out_of_time_resume_and_do_everything_once(
     sandbox: Sandbox, service: SampleService, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given invocations of Back up and Stop endpoints with time for one unit of work each, and
+    # Given invocations of the steps that resume with time for one unit of work each, and
     # endpoint captures one to a batch (the handlers run in this process)
     _short_of_time(sandbox)
     monkeypatch.setattr("sunset.phases.backup.ENDPOINT_CAPTURE_BATCH", 1)
@@ -45,6 +47,8 @@ def test_steps_that_run_out_of_time_resume_and_do_everything_once(
     assert run.status == "SUCCEEDED", run.cause
     entered = Counter(run.states_entered)
     assert entered["Back up"] == 8
+    # ... the HTTP API and the REST API in Remove API routes ...
+    assert entered["Remove API routes"] == 2
     # ... 2 endpoints and 2 databases in Stop endpoints
     assert entered["Stop endpoints"] == 4
     # and nothing was done twice, nor left out
@@ -70,11 +74,16 @@ def test_steps_that_run_out_of_time_resume_and_do_everything_once(
     stopped = _changes(manifest, "rds:StopDBInstance") + _changes(manifest, "rds:StopDBCluster")
     assert stopped == Counter([service.db_instance, service.db_cluster])
     # and each phase is on record once, however many invocations it took
-    names = [p["name"] for p in manifest["phases"]]
-    assert names.count("Back up") == 1 and names.count("Stop endpoints") == 1
+    names = Counter(p["name"] for p in manifest["phases"])
+    assert [names[n] for n in ("Back up", "Remove API routes", "Stop endpoints")] == [1, 1, 1]
+    deletions = [a for a in manifest["actions"] if a["phase"] == "Remove API routes"]
+    assert not [n for n, times in Counter(a["resource"] for a in deletions).items() if times > 1]
     assert all(p["status"] == "succeeded" for p in manifest["phases"])
-    # and people heard of each phase once; STOPPED names everything stopped, across invocations
+    # and people heard of each phase once; ACCESS_REMOVED names every route removed, and
+    # STOPPED everything stopped, across invocations
     assert Counter(inbox.phases())["STARTED"] == 1
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
     [stopped_notice] = [n for n in inbox.notices() if n.phase == "STOPPED"]
     assert sorted(stopped_notice.facts["stopped"]) == sorted(
         [
@@ -133,8 +142,8 @@ def test_a_dry_run_that_pauses_plans_what_one_without_pauses_plans(
     # Then it ends (a dry run changes nothing, so its progress is what it planned) ...
     assert paused.status == "SUCCEEDED", paused.cause
     entered = Counter(paused.states_entered)
-    # 2 volumes, 2 databases, 1 endpoint batch, 2 APIs; 2 endpoints, 2 databases
-    assert (entered["Back up"], entered["Stop endpoints"]) == (7, 4)
+    # 2 volumes, 2 databases, 1 endpoint batch, 2 APIs; 2 APIs; 2 endpoints, 2 databases
+    assert [entered[s] for s in ("Back up", "Remove API routes", "Stop endpoints")] == [7, 2, 4]
     # ... with the same plan
     plans = [Plan.model_validate(run.output["plan"]) for run in (whole, paused)]
     assert plans[0].run_id == "plan-whole" and plans[1].run_id == "plan-paused"

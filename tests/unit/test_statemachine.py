@@ -242,6 +242,7 @@ def test_template_has_the_documented_outputs() -> None:
     ("task", "choice", "then"),
     [
         ("Back up", "Back up paused?", "Check backups"),
+        ("Remove API routes", "Remove API routes paused?", "Stop endpoints"),
         ("Stop endpoints", "Stop paused?", "Plan or validate?"),
     ],
 )

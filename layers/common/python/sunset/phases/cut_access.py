@@ -24,10 +24,9 @@ from typing import Any
 
 from sunset import notices
 from sunset.aws import http_api, rest_api
-from sunset.aws.clients import AwsClients
 from sunset.context import RunContext
-from sunset.journal import Journal, Toolkit, running_phase
-from sunset.manifest import Manifest, succeeded
+from sunset.journal import Journal, OutOfTime, Toolkit, running_phase
+from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
 from sunset.safety import NotRecoverable, require_recoverable
 from sunset.tags import is_protected
@@ -69,12 +68,13 @@ def _left_alone(
 
 
 def _cut_http_api(
-    aws: AwsClients,
+    kit: Toolkit,
     journal: Journal,
     manifest: Manifest,
     api_id: str,
     domain_mappings: http_api.DomainMappings,
 ) -> list[str]:
+    aws = kit.aws
     capture = manifest.backups.http_apis[api_id]
     resource = f"http-api/{api_id}"
     api = http_api.get_api(aws.http_apis, api_id)
@@ -98,41 +98,85 @@ def _cut_http_api(
         "domain mappings",
         [m["DomainName"] for m in mappings if m["ApiMappingId"] not in captured_mappings],
     )
-    for mapping in mappings:
-        journal.change(
-            "apigatewayv2:DeleteApiMapping",
-            f"{resource}/mapping/{mapping['DomainName']}/{mapping.get('ApiMappingKey', '')}",
-            http_api.delete_api_mapping,
-            aws.http_apis,
-            mapping["DomainName"],
-            mapping["ApiMappingId"],
-        )
-    for stage in stages:
-        journal.change(
-            "apigatewayv2:DeleteStage",
-            f"{resource}/stage/{stage['StageName']}",
-            http_api.delete_stage,
-            aws.http_apis,
-            api_id,
-            stage["StageName"],
-        )
-    removed = []
-    for route in routes:
-        journal.change(
-            "apigatewayv2:DeleteRoute",
-            f"{resource}/route/{route['RouteKey']}",
-            http_api.delete_route,
-            aws.http_apis,
-            api_id,
-            route["RouteId"],
-        )
-        removed.append(f"{route['RouteKey']} (HTTP API {api_id})")
-    return removed
+    changes = [
+        *(
+            (
+                "apigatewayv2:DeleteApiMapping",
+                f"{resource}/mapping/{m['DomainName']}/{m.get('ApiMappingKey', '')}",
+                http_api.delete_api_mapping,
+                (m["DomainName"], m["ApiMappingId"]),
+            )
+            for m in mappings
+        ),
+        *(
+            (
+                "apigatewayv2:DeleteStage",
+                f"{resource}/stage/{s['StageName']}",
+                http_api.delete_stage,
+                (api_id, s["StageName"]),
+            )
+            for s in stages
+        ),
+        *(
+            (
+                "apigatewayv2:DeleteRoute",
+                _route(resource, r),
+                http_api.delete_route,
+                (api_id, r["RouteId"]),
+            )
+            for r in routes
+        ),
+    ]
+    # What is gone is not deleted again; in a dry run nothing is gone, and what an earlier
+    # invocation planned is not planned twice. Either way it costs no time of this invocation.
+    if any(not journal.planned(action, target) for action, target, _, _ in changes):
+        kit.budget.next_unit(f"removing the routes of {name}")
+    for action, target, call, args in changes:
+        journal.change(action, target, call, aws.http_apis, *args)
+    # What this run removed, from its record rather than from this attempt's calls: a retried
+    # or resumed step finds gone the routes an earlier attempt or invocation deleted.
+    live = {r["RouteId"] for r in routes}
+    return [
+        f"{route['RouteKey']} (HTTP API {api_id})"
+        for route in capture.routes
+        if _route_removed(journal, _route(resource, route), route["RouteId"] in live)
+    ]
+
+
+def _route(resource: str, route: dict[str, Any]) -> str:
+    return f"{resource}/route/{route['RouteKey']}"
+
+
+def _settled(journal: Journal, action: str, resource: str) -> bool:
+    """Done by this run, or, in a dry run, planned: an earlier attempt or invocation's work."""
+    return journal.done(action, resource) or journal.planned(action, resource)
+
+
+def _route_removed(journal: Journal, route: str, deleted_now: bool) -> bool:
+    action = "apigatewayv2:DeleteRoute"
+    if deleted_now or _settled(journal, action, route):
+        return True
+    # Gone with no deletion on record: deleted by an attempt whose answer was lost (on record
+    # now), or by someone else (not ours to list, or to restore).
+    return journal.adopt(action, route, "already deleted")
+
+
+def _removed_by_record(journal: Journal, resource: str, method: str) -> bool:
+    """Whether this run removed a REST API method ('VERB /path') in an earlier attempt or
+    invocation: a root method with DeleteMethod, any other with its resource's DeleteResource."""
+    verb, path = method.split(" ", 1)
+    action, target = (
+        ("apigateway:DeleteMethod", f"{resource}/{verb} /")
+        if path == "/"
+        else ("apigateway:DeleteResource", f"{resource}{path}")
+    )
+    return _settled(journal, action, target)
 
 
 def _cut_rest_api(
-    aws: AwsClients, journal: Journal, manifest: Manifest, run: RunContext, api_id: str
+    kit: Toolkit, journal: Journal, manifest: Manifest, run: RunContext, api_id: str
 ) -> list[str]:
+    aws = kit.aws
     capture = manifest.backups.rest_apis[api_id]
     resource = f"rest-api/{api_id}"
     api = rest_api.get_api(aws.rest_apis, api_id)
@@ -141,12 +185,10 @@ def _cut_rest_api(
     resources = rest_api.resources(aws.rest_apis, api_id)
     root = next(r for r in resources if r["path"] == "/")
     tombstone = f"{resource}/{rest_api.TOMBSTONE_METHOD} /"
-    tombstoned = succeeded(manifest.actions, TOMBSTONE_ACTION, tombstone)
+    tombstoned = journal.done(TOMBSTONE_ACTION, tombstone)
     # The placeholder takes four calls: an attempt that failed half-way leaves an ANY / that is
     # ours, not a method someone added. It goes with the root's methods below and is put anew.
-    attempted = any(
-        a.action == TOMBSTONE_ACTION and a.resource == tombstone for a in manifest.actions
-    )
+    attempted = journal.tried(TOMBSTONE_ACTION, tombstone)
     methods = set(rest_api.method_keys(resources))
     if tombstoned or attempted:
         methods.discard(f"{rest_api.TOMBSTONE_METHOD} /")
@@ -155,9 +197,36 @@ def _cut_rest_api(
         "methods",
         sorted(methods - set(rest_api.method_keys(capture.resources))),
     )
-    for verb in root.get("resourceMethods", {}):
-        if tombstoned and verb == rest_api.TOMBSTONE_METHOD:
-            continue
+    root_verbs = [
+        verb
+        for verb in root.get("resourceMethods", {})
+        if not (tombstoned and verb == rest_api.TOMBSTONE_METHOD)
+    ]
+    # Deepest first: real API Gateway deletes children with their parent, moto leaves them
+    # orphaned (and then fails GetResources), so never rely on the cascade.
+    children = sorted(
+        (r for r in resources if r is not root),
+        key=lambda r: rest_api.path_depth(r["path"]),
+        reverse=True,
+    )
+    stages = [
+        stage
+        for stage in sorted(s["stageName"] for s in capture.stages)
+        if not _settled(journal, "apigateway:CreateDeployment", f"{resource}/stage/{stage}")
+    ]
+    # Nothing left to take away (a resumed step meets the APIs its earlier invocations
+    # emptied and redeployed; a resumed dry run, those it planned): no time spent on it, and
+    # no redeployment, which API Gateway allows once every 5 s per account.
+    changes = [
+        *((f"{resource}/{verb} /", "apigateway:DeleteMethod") for verb in root_verbs),
+        *((f"{resource}{c['path']}", "apigateway:DeleteResource") for c in children),
+    ]
+    if not tombstoned:
+        changes.append((tombstone, TOMBSTONE_ACTION))
+    pending = [target for target, action in changes if not journal.planned(action, target)]
+    if pending or stages:
+        kit.budget.next_unit(f"removing the routes of REST API {api_id}")
+    for verb in root_verbs:
         journal.change(
             "apigateway:DeleteMethod",
             f"{resource}/{verb} /",
@@ -167,11 +236,7 @@ def _cut_rest_api(
             root["id"],
             verb,
         )
-    # Deepest first: real API Gateway deletes children with their parent, moto leaves them
-    # orphaned (and then fails GetResources), so never rely on the cascade.
-    for child in sorted(resources, key=lambda r: rest_api.path_depth(r["path"]), reverse=True):
-        if child is root:
-            continue
+    for child in children:
         journal.change(
             "apigateway:DeleteResource",
             f"{resource}{child['path']}",
@@ -193,7 +258,11 @@ def _cut_rest_api(
             root["id"],
             message,
         )
-    for stage in sorted(s["stageName"] for s in capture.stages):
+    # A stage serves the removal once redeployed after it: one this run redeployed already is
+    # redeployed again when this attempt had more to remove.
+    if pending:
+        stages = sorted(s["stageName"] for s in capture.stages)
+    for stage in stages:
         journal.change(
             "apigateway:CreateDeployment",
             f"{resource}/stage/{stage}",
@@ -203,24 +272,36 @@ def _cut_rest_api(
             stage,
             removal_description(run.run_id, run.service),
         )
-    return [f"{key} (REST API {api_id})" for key in sorted(methods)]
+    # What this run removed, from its record as well as from what was there: a retried or
+    # resumed step finds gone the methods an earlier attempt or invocation removed.
+    return [
+        f"{key} (REST API {api_id})"
+        for key in rest_api.method_keys(capture.resources)
+        if key in methods or _removed_by_record(journal, resource, key)
+    ]
 
 
 def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
-    """Cut client access: every route of the service's APIs, each after its capture is on record."""
+    """Cut client access: every route of the service's APIs, each after its capture is on record.
+
+    An API is a unit of work: with its invocation's time nearly spent, the step pauses before
+    the next API and resumes in a new invocation (docs/PERFORMANCE.md, "Steps that resume")."""
     removed: list[str] = []
-    with running_phase(kit, run, "Remove API routes") as (manifest, journal):
-        kit.runs.require_lock(run.service, run.run_id)
-        inventory = manifest.require_inventory()
-        mappings = http_api.DomainMappings(kit.aws.http_apis)
-        for http in inventory.http_apis:
-            require_recoverable(manifest, "http-api", http.api_id)
-            removed += _cut_http_api(kit.aws, journal, manifest, http.api_id, mappings)
-        for rest in inventory.rest_apis:
-            require_recoverable(manifest, "rest-api", rest.api_id)
-            removed += _cut_rest_api(kit.aws, journal, manifest, run, rest.api_id)
-        kit.store.save_manifest(manifest)
-        journal.notify(kit.notifier, notices.access_removed(run, removed))
+    try:
+        with running_phase(kit, run, "Remove API routes") as (manifest, journal):
+            kit.runs.require_lock(run.service, run.run_id)
+            inventory = manifest.require_inventory()
+            mappings = http_api.DomainMappings(kit.aws.http_apis)
+            for http in inventory.http_apis:
+                require_recoverable(manifest, "http-api", http.api_id)
+                removed += _cut_http_api(kit, journal, manifest, http.api_id, mappings)
+            for rest in inventory.rest_apis:
+                require_recoverable(manifest, "rest-api", rest.api_id)
+                removed += _cut_rest_api(kit, journal, manifest, run, rest.api_id)
+            kit.store.save_manifest(manifest)
+            journal.notify(kit.notifier, notices.access_removed(run, removed))
+    except OutOfTime as paused:
+        return PhaseResult(phase="Remove API routes", summary=str(paused), more=True)
     done = "would be removed (dry run)" if journal.dry_run else "removed"
     return PhaseResult(
         phase="Remove API routes",
