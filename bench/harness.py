@@ -1,6 +1,7 @@
 """Benchmark: a full decommission of a generated service of N resources, in the sandbox.
 
     .venv/bin/python -m bench.harness --sizes 10,100,1000 [--out bench/results/latest.json]
+    .venv/bin/python -m bench.harness --dry-run --sizes 100,1000   # the same, planned only
 
 For each N it seeds a service of N resources of mixed kinds (SageMaker endpoints with their
 configs and models, HTTP API routes, EBS volumes, log groups), runs the real state machine and
@@ -11,6 +12,8 @@ handlers on it, and records:
 - the state transitions of the execution (from its history), and what they, the Lambda time
   and the DynamoDB and S3 requests cost per run at AWS list prices (PRICES below);
 - the size of the manifest in S3, and of the largest state input or output;
+- the time API Gateway's fixed management quotas alone would add on AWS (the sandbox does
+  not pace its calls: moto has no quotas);
 - the process's peak resident memory after the run;
 
 and, once, the import time of each handler module in a fresh interpreter, next to the import
@@ -37,6 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sunset.aws.pacing import api_gateway_pacer
 from sunset.local import Sandbox
 from sunset.local.api_calls import handler_calls
 from sunset.local.sample import ACCOUNT
@@ -138,6 +142,20 @@ def seed_scaled_service(session: Any, name: str, size: int) -> dict[str, int]:
     return counts
 
 
+def quota_seconds(calls: list[tuple[str, str]]) -> float:
+    """How long `calls` (service, operation), made one after the other in no time, take once
+    paced to API Gateway's fixed management quotas (sunset.aws.pacing)."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    pacer = api_gateway_pacer(lambda: clock[0], sleep)
+    for service, operation in calls:
+        pacer.pace(service, operation)
+    return clock[0]
+
+
 def _lambda_seconds(events: list[dict[str, Any]]) -> tuple[int, float]:
     """Invocations and their total duration, from the history's task events."""
     scheduled: dict[int, datetime] = {}
@@ -172,7 +190,7 @@ def _largest_payload(events: list[dict[str, Any]]) -> int:
     return max(sizes, default=0)
 
 
-def measure(size: int) -> dict[str, Any]:
+def measure(size: int, dry_run: bool = False) -> dict[str, Any]:
     name = f"bench-{size}"
     with Sandbox() as sandbox:
         seeded_at = time.perf_counter()
@@ -183,11 +201,14 @@ def measure(size: int) -> dict[str, Any]:
             "selector": {"tags": {"app": name}},
             "reason": "benchmark",
             "backup": {"poll_seconds": 1, "deadline_seconds": 600},
+            "dry_run": dry_run,
         }
         calls: Counter[str] = Counter()
+        in_order: list[tuple[str, str]] = []
 
         def count(_function: str, service: Any, operation: str) -> None:
             calls[f"{service.service_name}:{operation}"] += 1
+            in_order.append((service.service_name, operation))
 
         with handler_calls(sandbox, count):
             started = time.perf_counter()
@@ -218,6 +239,7 @@ def measure(size: int) -> dict[str, Any]:
     }
     return {
         "size": size,
+        "dry_run": dry_run,
         "resources": counts,
         "seed_seconds": round(seed_seconds, 2),
         "wall_seconds": round(wall, 2),
@@ -232,6 +254,9 @@ def measure(size: int) -> dict[str, Any]:
         # What the run costs in transitions beyond waiting for snapshots: each further poll
         # adds Wait for backups, Check backups and Backups complete?.
         "transitions_without_polling": transitions - STATES_PER_POLL * (polls - 1),
+        # What API Gateway's fixed quotas alone would add on AWS (moto has none): the
+        # handlers' calls, made in the same order, each as soon as the quotas let it.
+        "api_gateway_quota_seconds": round(quota_seconds(in_order), 1),
         "lambda_invocations": invocations,
         "lambda_seconds": round(lambda_seconds, 2),
         "cost_usd": {k: round(v, 8) for k, v in cost.items()}
@@ -333,13 +358,19 @@ def targets(runs: list[dict[str, Any]], imports: dict[str, Any] | None) -> list[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100", help="comma-separated N (default 10,100)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument("--out", type=Path, help="default bench/results/latest.json")
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan the decommissions instead (bench/results/dry-run.json by default)",
+    )
     parser.add_argument("--no-imports", action="store_true", help="skip the import timings")
     args = parser.parse_args(argv)
     sizes = [int(part) for part in args.sizes.split(",") if part.strip()]
+    out = args.out or RESULTS / ("dry-run.json" if args.dry_run else "latest.json")
     runs = []
     for size in sizes:
-        result = measure(size)
+        result = measure(size, args.dry_run)
         runs.append(result)
         print(
             f"N={size:>5}: {result['wall_seconds']:>7.2f} s, "
@@ -366,9 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"target {target['target']}: {target['measured']} (limit {target['limit']}) {verdict}"
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"written to {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"written to {out}")
     return 0 if all(target["met"] for target in checked) else 1
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from sunset.aws.pacing import api_gateway_pacer
+
 # One attempt per call: the state machine retries the whole step, with backoff and jitter, on
 # AwsThrottled and AwsTransient (sunset.handler), and every step reads the state again before it
 # changes anything. An SDK retry under it would multiply the attempts (3 x 5) and hide them from
@@ -30,6 +32,8 @@ class AwsClients:
 
     def __init__(self, session: boto3.Session | None = None) -> None:
         self._session = session or boto3.Session()
+        # API Gateway's management quotas are per account and Region, like this session.
+        self._api_gateway_pacer = api_gateway_pacer()
 
     @property
     def region(self) -> str:
@@ -57,11 +61,15 @@ class AwsClients:
 
     @cached_property
     def http_apis(self) -> Any:
-        return self._client("apigatewayv2")
+        client = self._client("apigatewayv2")
+        self._api_gateway_pacer.attach(client)
+        return client
 
     @cached_property
     def rest_apis(self) -> Any:
-        return self._client("apigateway")
+        client = self._client("apigateway")
+        self._api_gateway_pacer.attach(client)
+        return client
 
     @cached_property
     def ec2(self) -> Any:

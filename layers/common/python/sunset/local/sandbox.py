@@ -23,6 +23,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 
+from sunset.aws import pacing
 from sunset.executions import ExecutionError, Executions, Run
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
 from sunset.local.endpoints import EndpointControl
@@ -86,6 +87,10 @@ class Sandbox(Executions):
 
     `retry_pause_scale` shortens the state machine's pauses between retries (0.01: a 2 s pause
     lasts 20 ms) for tests that inject many faults; attempts and states are unchanged.
+
+    `api_quotas` makes the handlers pace their API Gateway calls as on AWS (sunset.aws.pacing).
+    Off by default: moto has no quotas, and the runs of a test session follow each other
+    within seconds, so each would wait out CreateDeployment's 5 s for nothing.
     """
 
     def __init__(
@@ -96,8 +101,11 @@ class Sandbox(Executions):
         stack_name: str = "sunset",
         parameters: dict[str, str] | None = None,
         retry_pause_scale: float = 1.0,
+        api_quotas: bool = False,
     ) -> None:
         self.region = region
+        self.api_quotas = api_quotas
+        self._paced_before = pacing.ENFORCED
         self.root = root or find_root()
         self.stack_name = stack_name
         self.parameters = {"LogLevel": "WARNING", **(parameters or {})}
@@ -124,6 +132,7 @@ class Sandbox(Executions):
         env = {**_SANDBOX_ENV, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
         self._saved_env = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
+        self._paced_before, pacing.ENFORCED = pacing.ENFORCED, self.api_quotas
         # moto logs every failed state at ERROR; a failed run is reported through Run instead.
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
@@ -180,6 +189,7 @@ class Sandbox(Executions):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        pacing.ENFORCED = self._paced_before
 
     # ------------------------------------------------------------------ use
     @property
