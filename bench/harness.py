@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sunset.aws.pacing import api_gateway_pacer
+from sunset.aws.pacing import api_gateway_seconds
 from sunset.local import Sandbox
 from sunset.local.api_calls import handler_calls
 from sunset.local.sample import ACCOUNT
@@ -140,20 +140,6 @@ def seed_scaled_service(session: Any, name: str, size: int) -> dict[str, int]:
     for index in range(counts["log_groups"]):
         logs.create_log_group(logGroupName=f"/bench/{name}/{index}", tags=tags)
     return counts
-
-
-def quota_seconds(calls: list[tuple[str, str]]) -> float:
-    """How long `calls` (service, operation), made one after the other in no time, take once
-    paced to API Gateway's fixed management quotas (sunset.aws.pacing)."""
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        clock[0] += seconds
-
-    pacer = api_gateway_pacer(lambda: clock[0], sleep)
-    for service, operation in calls:
-        pacer.pace(service, operation)
-    return clock[0]
 
 
 def _lambda_seconds(events: list[dict[str, Any]]) -> tuple[int, float]:
@@ -256,7 +242,7 @@ def measure(size: int, dry_run: bool = False) -> dict[str, Any]:
         "transitions_without_polling": transitions - STATES_PER_POLL * (polls - 1),
         # What API Gateway's fixed quotas alone would add on AWS (moto has none): the
         # handlers' calls, made in the same order, each as soon as the quotas let it.
-        "api_gateway_quota_seconds": round(quota_seconds(in_order), 1),
+        "api_gateway_quota_seconds": round(api_gateway_seconds(in_order), 1),
         "lambda_invocations": invocations,
         "lambda_seconds": round(lambda_seconds, 2),
         "cost_usd": {k: round(v, 8) for k, v in cost.items()}

@@ -230,3 +230,77 @@ def test_an_endpoint_already_deleting_is_not_deleted_again_on_retry(
             "made by an unanswered attempt: already deleting",
         ),
     ]
+
+
+def _second_rest_stage(sandbox: Sandbox, service: SampleService) -> None:
+    sandbox.client("apigateway").create_deployment(
+        restApiId=service.rest_api_id, stageName="staging", description="a second stage"
+    )
+
+
+def test_a_stage_redeployed_by_a_failed_attempt_is_not_redeployed_again(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # Given a REST API with two stages; when the second stage's redeployment fails with a 500
+    _second_rest_stage(sandbox, service)
+    with faults(sandbox, "CreateDeployment", internal_failure, times=1, passing=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="redeployed")
+    # Then the retried step redeployed only the stage still serving the routes
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    deployments = [
+        (a["resource"], a["result"])
+        for a in manifest_of(sandbox, "redeployed")["actions"]
+        if a["action"] == "apigateway:CreateDeployment"
+    ]
+    first, second = (f"rest-api/{service.rest_api_id}/stage/{s}" for s in ("prod", "staging"))
+    assert deployments == [(first, "ok"), (second, "failed"), (second, "ok")]
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
+
+
+def test_a_rest_resource_deleted_unanswered_is_named_with_the_others(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    # When the first REST resource deletion happens but its answer is lost
+    with faults(sandbox, "DeleteResource", read_timeout, times=1, after_call=True) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="rest-unanswered")
+    # Then the retried step adopted it, and ACCESS_REMOVED names its method too
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "SUCCEEDED", run.cause
+    [access] = [n for n in inbox.notices() if n.phase == "ACCESS_REMOVED"]
+    assert sorted(access.facts["removed"]) == sorted(routes_of(service))
+    adopted = [
+        a["detail"]
+        for a in manifest_of(sandbox, "rest-unanswered")["actions"]
+        if a["action"] == "apigateway:DeleteResource" and a["result"] == "ok" and a["detail"]
+    ]
+    assert adopted == ["made by an unanswered attempt: already deleted"]
+
+
+def test_an_api_protected_after_part_of_it_was_removed_fails_the_step_loudly(
+    sandbox: Sandbox, service: SampleService, inbox: Inbox
+) -> None:
+    http = sandbox.client("apigatewayv2")
+    api_arn = f"arn:aws:apigateway:{sandbox.region}::/apis/{service.http_api_id}"
+
+    def protect_then_fail(operation: str) -> BaseException:
+        # Someone protects the API while the step is removing its routes
+        http.tag_resource(ResourceArn=api_arn, Tags={"sunset:protect": "true"})
+        return internal_failure(operation)
+
+    # When the second route deletion fails, the API protected meanwhile
+    with faults(sandbox, "DeleteRoute", protect_then_fail, times=1, passing=1) as injected:
+        run = sandbox.run("decommission", service.request(backup=FAST), name="protected-late")
+    # Then the retried step neither finished the API nor skipped it silently: it failed, and
+    # removed nothing more than the route its first attempt had
+    assert injected == ["CutAccessFunction"]
+    assert run.status == "FAILED"
+    assert run.error == "ProtectedMidRun"
+    assert "tagged sunset:protect=true after this run had removed" in (run.cause or "")
+    routes = http.get_routes(ApiId=service.http_api_id)["Items"]
+    assert len(routes) == len(service.http_route_keys) - 1
+    # and the rollback, which leaves a protected API alone, says what it did not put back
+    assert "Begin rollback" in run.states_entered
+    [incident] = [n for n in inbox.notices() if n.phase == "INCIDENT"]
+    assert f"HTTP API {service.http_api_id} routes" in incident.facts["cause"]

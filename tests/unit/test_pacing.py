@@ -7,7 +7,7 @@ import pytest
 from moto import mock_aws
 
 from sunset.aws import pacing
-from sunset.aws.pacing import Pacer, api_gateway_pacer
+from sunset.aws.pacing import Pacer, api_gateway_pacer, api_gateway_seconds, paced_seconds
 
 
 class FakeClock:
@@ -100,3 +100,21 @@ def test_a_client_is_paced_before_each_call_it_makes(pacer: Pacer, clock: FakeCl
         for _ in range(41):
             client.get_rest_apis()
     assert clock.slept == [pytest.approx(0.1)]
+
+
+def test_what_calls_take_is_told_from_full_or_from_empty_buckets() -> None:
+    deployments = [("apigateway", "CreateDeployment")] * 3
+    assert api_gateway_seconds(deployments) == pytest.approx(10)
+    assert api_gateway_seconds(deployments, drained=True) == pytest.approx(15)
+    routes = [("apigatewayv2", "DeleteRoute")] * 300
+    assert api_gateway_seconds(routes) == pytest.approx(26)
+    assert paced_seconds(routes) == pytest.approx(30)
+
+
+def test_a_step_counts_no_wait_where_quotas_are_not_enforced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pacing, "ENFORCED", False)
+    assert paced_seconds([("apigateway", "CreateDeployment")] * 3) == 0
+    # A replay on its own clock paces all the same (the benchmark's)
+    assert api_gateway_seconds([("apigateway", "CreateDeployment")] * 3) == pytest.approx(10)

@@ -40,3 +40,12 @@ def test_without_a_clock_there_is_always_time() -> None:
     budget = TimeBudget()
     for unit in range(1000):
         budget.next_unit(f"unit {unit}")
+
+
+def test_a_unit_known_to_be_long_needs_its_length_beyond_the_margin() -> None:
+    # 90 s left: room for a unit with no known wait, not for one the quotas hold 45 s
+    budget = TimeBudget(lambda: RESUME_MARGIN_SECONDS + 30)
+    budget.next_unit("one")
+    budget.next_unit("a short one", seconds=0)
+    with pytest.raises(OutOfTime, match="a REST API"):
+        budget.next_unit("a REST API", seconds=45)

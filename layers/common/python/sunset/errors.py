@@ -32,6 +32,10 @@ class ResourceVanished(SunsetError):
     """A resource found by Discover disappeared before Sunset could back it up."""
 
 
+class ProtectedMidRun(SunsetError):
+    """A resource was tagged sunset:protect=true after this run had begun changing it."""
+
+
 class BackupFailed(SunsetError):
     """A snapshot ended in error, or a restore test failed: the backup cannot be trusted."""
 

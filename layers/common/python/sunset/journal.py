@@ -11,7 +11,7 @@ run's actions can be compared entry for entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,8 +58,10 @@ class TimeBudget:
         self._left = left
         self._started = 0
 
-    def next_unit(self, what: str) -> None:
-        if self._started and self._left() < RESUME_MARGIN_SECONDS:
+    def next_unit(self, what: str, seconds: float = 0.0) -> None:
+        """`seconds`: what the unit is known to take beyond the margin's allowance, such as
+        the waits API Gateway's quotas impose on it (sunset.aws.pacing)."""
+        if self._started and self._left() < RESUME_MARGIN_SECONDS + seconds:
             raise OutOfTime(what)
         self._started += 1
 
@@ -142,6 +144,10 @@ class Journal:
         retried dry run goes on from its plan as a real run goes on from what it did. Never
         true in a real run, which plans nothing."""
         return (action, resource) in self._recorded("planned")
+
+    def done_under(self, prefix: str, actions: Collection[str]) -> list[str]:
+        """The resources under `prefix` on which one of `actions` is on record as done."""
+        return sorted(r for a, r in self._recorded("ok") if a in actions and r.startswith(prefix))
 
     def tried(self, action: str, resource: str) -> bool:
         """Whether `action` on `resource` is on record in the manifest at all, whatever came of

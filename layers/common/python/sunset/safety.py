@@ -75,7 +75,12 @@ def planned_changes(manifest: Manifest) -> set[tuple[str, str]]:
     return {(a.action, a.resource) for a in manifest.actions if a.result == "planned"}
 
 
-def require_recoverable(manifest: Manifest, kind: ResourceKind, resource_id: str) -> None:
-    reason = missing_backup(manifest, kind, resource_id)
+def require_recoverable(
+    manifest: Manifest,
+    kind: ResourceKind,
+    resource_id: str,
+    planned: set[tuple[str, str]] | None = None,
+) -> None:
+    reason = missing_backup(manifest, kind, resource_id, planned)
     if reason:
         raise NotRecoverable(f"refusing to change it: {reason}; nothing was done to it")

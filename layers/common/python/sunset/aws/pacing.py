@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +44,9 @@ class TokenBucket:
     def __post_init__(self) -> None:
         self.tokens = self.capacity
 
+    def drain(self) -> None:
+        self.tokens = 0.0
+
     def refill(self, now: float) -> None:
         if self.updated is not None:
             self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
@@ -60,15 +63,18 @@ class Pacer:
     """Holds each call until every bucket it draws on has a token, then takes one from each.
 
     `buckets`: for a (service, operation), the buckets its calls draw on, besides the
-    service's own under (service, "*")."""
+    service's own under (service, "*"). `switchable`: whether ENFORCED can turn it off (a
+    replay on a clock of its own always paces)."""
 
     def __init__(
         self,
         buckets: Mapping[tuple[str, str], list[TokenBucket]],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        switchable: bool = True,
     ) -> None:
         self._buckets = buckets
+        self._switchable = switchable
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -81,7 +87,7 @@ class Pacer:
 
     def pace(self, service: str, operation: str) -> None:
         buckets = self._drawn_on(service, operation)
-        if not buckets or not ENFORCED:
+        if not buckets or (self._switchable and not ENFORCED):
             return
         with self._lock:
             while True:
@@ -95,6 +101,12 @@ class Pacer:
             for bucket in buckets:
                 bucket.tokens -= 1
 
+    def drain(self) -> None:
+        """Empty every bucket: as if other calls had just spent them."""
+        for buckets in self._buckets.values():
+            for bucket in buckets:
+                bucket.drain()
+
     def attach(self, client: Any) -> None:
         """Pace every call `client` makes, before botocore sends it."""
         service = client.meta.service_model.service_name
@@ -106,7 +118,9 @@ class Pacer:
 
 
 def api_gateway_pacer(
-    clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    switchable: bool = True,
 ) -> Pacer:
     """The buckets of API Gateway's fixed management quotas, for one account and Region."""
     total = TokenBucket(rate=10, capacity=40)
@@ -122,4 +136,27 @@ def api_gateway_pacer(
         },
         clock,
         sleep,
+        switchable,
     )
+
+
+def api_gateway_seconds(calls: Iterable[tuple[str, str]], *, drained: bool = False) -> float:
+    """How long `calls` (service, operation), made one after the other in no time, take once
+    paced to API Gateway's quotas: from full buckets, or from `drained` ones (the worst case,
+    for a step deciding whether a unit of work fits in the time it has left)."""
+    clock = [0.0]
+
+    def sleep(seconds: float) -> None:
+        clock[0] += seconds
+
+    pacer = api_gateway_pacer(lambda: clock[0], sleep, switchable=False)
+    if drained:
+        pacer.drain()
+    for service, operation in calls:
+        pacer.pace(service, operation)
+    return clock[0]
+
+
+def paced_seconds(calls: Iterable[tuple[str, str]]) -> float:
+    """What pacing will add to `calls` at worst; nothing where quotas are not enforced."""
+    return api_gateway_seconds(calls, drained=True) if ENFORCED else 0.0

@@ -68,10 +68,12 @@ def current_routes(api: Any) -> list[dict[str, str | None]]:
 
 class HttpDeployments:
     def __init__(self) -> None:
-        self._saved_paths: dict[str, Any] = {}
+        # (the urls module's url_paths, pattern) -> what it held before the install
+        self._saved_paths: dict[tuple[int, str], tuple[dict[str, Any], Any]] = {}
         self._saved_to_json: Any = None
 
     def install(self) -> None:
+        from moto.apigateway import urls as rest_urls
         from moto.apigatewayv2 import urls
         from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
         from moto.apigatewayv2.models import Stage
@@ -118,9 +120,15 @@ class HttpDeployments:
                 items = list(_deployments(self._api()).values())
                 return 200, {}, json.dumps({"items": items})
 
-        for pattern in _PATHS:
-            self._saved_paths[pattern] = urls.url_paths.get(pattern)
-            urls.url_paths[pattern] = WithDeployments.dispatch
+        # moto routes HTTP API requests through its REST API backend (both share a host), whose
+        # url_paths copied the HTTP API's when moto.apigateway.urls was first imported: a copy
+        # made before this install (a test's own mock_aws with an apigateway client, earlier
+        # in the process) lacks these paths, and CreateDeployment answers "Not yet
+        # implemented". Both tables get them.
+        for table in (urls.url_paths, rest_urls.url_paths):
+            for pattern in _PATHS:
+                self._saved_paths[(id(table), pattern)] = (table, table.get(pattern))
+                table[pattern] = WithDeployments.dispatch
 
         original = Stage.to_json
         self._saved_to_json = original
@@ -134,14 +142,13 @@ class HttpDeployments:
         Stage.to_json = to_json  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
-        from moto.apigatewayv2 import urls
         from moto.apigatewayv2.models import Stage
 
-        for pattern, previous in self._saved_paths.items():
+        for (_, pattern), (table, previous) in self._saved_paths.items():
             if previous is None:
-                urls.url_paths.pop(pattern, None)
+                table.pop(pattern, None)
             else:
-                urls.url_paths[pattern] = previous
+                table[pattern] = previous
         self._saved_paths.clear()
         if self._saved_to_json is not None:
             Stage.to_json = self._saved_to_json  # type: ignore[method-assign]

@@ -4,7 +4,8 @@ The APIs themselves and their integrations and authorizers stay, so that a resto
 routes back on the same API ids. Every API is compared with its capture first: a route or stage
 added after the backup has no captured configuration, so the API is left untouched and the run
 fails loudly rather than removing something it cannot restore. An API tagged
-sunset:protect=true since discovery is skipped.
+sunset:protect=true since discovery is skipped; one tagged after this run removed part of it
+fails the step (ProtectedMidRun) rather than be finished or left half done without a word.
 
 HTTP APIs: API Gateway cannot deploy an HTTP API with no route ("Unable to deploy API because
 no routes exist"), so deleting the routes alone would leave the last deployment serving. Sunset
@@ -24,7 +25,9 @@ from typing import Any
 
 from sunset import notices
 from sunset.aws import http_api, rest_api
+from sunset.aws.pacing import paced_seconds
 from sunset.context import RunContext
+from sunset.errors import ProtectedMidRun
 from sunset.journal import Journal, OutOfTime, Toolkit, running_phase
 from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
@@ -56,12 +59,36 @@ def _refuse_uncaptured(api: str, kind: str, added: list[str]) -> None:
         )
 
 
+# What removes a route, a method or what serves them: a protect tag that comes after one of
+# these on an API is too late to leave the API as it was.
+_REMOVALS = frozenset(
+    {
+        "apigatewayv2:DeleteApiMapping",
+        "apigatewayv2:DeleteStage",
+        "apigatewayv2:DeleteRoute",
+        "apigateway:DeleteMethod",
+        "apigateway:DeleteResource",
+    }
+)
+
+
 def _left_alone(
     journal: Journal, resource: str, api: dict[str, Any] | None, tags: dict[str, str]
 ) -> bool:
-    """An API gone, or protected since discovery, is skipped, and the skip is on record."""
+    """An API gone, or protected since discovery, is skipped, and the skip is on record.
+
+    Protected after this run removed part of it (an earlier attempt or invocation did), it can
+    be neither finished nor left half-removed without a word: the step fails, and the run
+    rolls back (or, with on_failure=halt, reports) what it removed."""
     if api is not None and not is_protected(tags):
         return False
+    if api is not None and (removed := journal.done_under(f"{resource}/", _REMOVALS)):
+        raise ProtectedMidRun(
+            f"{resource} was tagged sunset:protect=true after this run had removed "
+            f"{len(removed)} of its parts ({', '.join(removed[:5])}"
+            f"{', ...' if len(removed) > 5 else ''}): Sunset neither finishes the removal nor "
+            "leaves it half done"
+        )
     why = "no longer exists" if api is None else "tagged sunset:protect=true since discovery"
     journal.record("skip API", resource, "skipped", detail=why)
     return True
@@ -130,7 +157,8 @@ def _cut_http_api(
     # What is gone is not deleted again; in a dry run nothing is gone, and what an earlier
     # invocation planned is not planned twice. Either way it costs no time of this invocation.
     if any(not journal.planned(action, target) for action, target, _, _ in changes):
-        kit.budget.next_unit(f"removing the routes of {name}")
+        calls = [("apigatewayv2", action.split(":")[1]) for action, _, _, _ in changes]
+        kit.budget.next_unit(f"removing the routes of {name}", paced_seconds(calls))
     for action, target, call, args in changes:
         journal.change(action, target, call, aws.http_apis, *args)
     # What this run removed, from its record rather than from this attempt's calls: a retried
@@ -161,16 +189,19 @@ def _route_removed(journal: Journal, route: str, deleted_now: bool) -> bool:
     return journal.adopt(action, route, "already deleted")
 
 
-def _removed_by_record(journal: Journal, resource: str, method: str) -> bool:
-    """Whether this run removed a REST API method ('VERB /path') in an earlier attempt or
-    invocation: a root method with DeleteMethod, any other with its resource's DeleteResource."""
+def _method_removed(journal: Journal, resource: str, method: str, removed_now: bool) -> bool:
+    """Whether this run removed a REST API method ('VERB /path'): in this attempt, or in an
+    earlier attempt or invocation, a root method with DeleteMethod and any other with its
+    resource's DeleteResource (adopted when that call's answer was lost)."""
     verb, path = method.split(" ", 1)
     action, target = (
         ("apigateway:DeleteMethod", f"{resource}/{verb} /")
         if path == "/"
         else ("apigateway:DeleteResource", f"{resource}{path}")
     )
-    return _settled(journal, action, target)
+    if removed_now or _settled(journal, action, target):
+        return True
+    return journal.adopt(action, target, "already deleted")
 
 
 def _cut_rest_api(
@@ -224,8 +255,15 @@ def _cut_rest_api(
     if not tombstoned:
         changes.append((tombstone, TOMBSTONE_ACTION))
     pending = [target for target, action in changes if not journal.planned(action, target)]
+    # A stage serves the removal once redeployed after it: one this run redeployed already is
+    # redeployed again when this attempt has more to remove.
+    if pending:
+        stages = sorted(s["stageName"] for s in capture.stages)
     if pending or stages:
-        kit.budget.next_unit(f"removing the routes of REST API {api_id}")
+        calls = [("apigateway", action.split(":")[1].split(" ")[0]) for _, action in changes]
+        calls += [("apigateway", "PutMethod")] * 3 if not tombstoned else []  # its 4 calls
+        calls += [("apigateway", op) for _ in stages for op in ("CreateDeployment", "UpdateStage")]
+        kit.budget.next_unit(f"removing the routes of REST API {api_id}", paced_seconds(calls))
     for verb in root_verbs:
         journal.change(
             "apigateway:DeleteMethod",
@@ -258,10 +296,6 @@ def _cut_rest_api(
             root["id"],
             message,
         )
-    # A stage serves the removal once redeployed after it: one this run redeployed already is
-    # redeployed again when this attempt had more to remove.
-    if pending:
-        stages = sorted(s["stageName"] for s in capture.stages)
     for stage in stages:
         journal.change(
             "apigateway:CreateDeployment",
@@ -277,7 +311,7 @@ def _cut_rest_api(
     return [
         f"{key} (REST API {api_id})"
         for key in rest_api.method_keys(capture.resources)
-        if key in methods or _removed_by_record(journal, resource, key)
+        if _method_removed(journal, resource, key, key in methods)
     ]
 
 

@@ -19,7 +19,7 @@ from sunset.context import RunContext
 from sunset.journal import Journal, OutOfTime, Toolkit, running_phase
 from sunset.manifest import Manifest
 from sunset.phases.results import PhaseResult
-from sunset.safety import NotRecoverable, require_recoverable
+from sunset.safety import NotRecoverable, planned_changes, require_recoverable
 from sunset.tags import is_protected, tag_dict
 
 _STOPPED = {"stopped", "stopping"}
@@ -159,10 +159,12 @@ def _stop_databases(
     inventory = manifest.require_inventory()
     targets = [_Database("rds-instance", db.identifier) for db in inventory.db_instances]
     targets += [_Database("rds-cluster", cluster.identifier) for cluster in inventory.db_clusters]
+    # A dry run's plan, indexed once for the rule below (a scan per database is quadratic)
+    planned = planned_changes(manifest)
     for target in targets:
         kind, identifier = target.kind, target.identifier
         label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
-        require_recoverable(manifest, kind, identifier)
+        require_recoverable(manifest, kind, identifier, planned)
         if journal.done(action, identifier) or journal.planned(action, identifier):
             _stopped(journal, manifest, outcome, f"{label} {identifier}")
             continue
