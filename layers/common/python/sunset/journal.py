@@ -149,6 +149,11 @@ class Journal:
         """The resources under `prefix` on which one of `actions` is on record as done."""
         return sorted(r for a, r in self._recorded("ok") if a in actions and r.startswith(prefix))
 
+    def settled(self, action: str, resource: str) -> bool:
+        """Done by this run, or, in a dry run, planned: the work of an earlier attempt or
+        paused invocation, which a step goes on from rather than does again."""
+        return self.done(action, resource) or self.planned(action, resource)
+
     def tried(self, action: str, resource: str) -> bool:
         """Whether `action` on `resource` is on record in the manifest at all, whatever came of
         it (done, failed, skipped, planned)."""

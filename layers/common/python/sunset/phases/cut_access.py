@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sunset import notices
@@ -125,7 +126,7 @@ def _cut_http_api(
         "domain mappings",
         [m["DomainName"] for m in mappings if m["ApiMappingId"] not in captured_mappings],
     )
-    changes = [
+    changes: list[_Change] = [
         *(
             (
                 "apigatewayv2:DeleteApiMapping",
@@ -154,11 +155,9 @@ def _cut_http_api(
             for r in routes
         ),
     ]
-    # What is gone is not deleted again; in a dry run nothing is gone, and what an earlier
-    # invocation planned is not planned twice. Either way it costs no time of this invocation.
-    if any(not journal.planned(action, target) for action, target, _, _ in changes):
-        calls = [("apigatewayv2", action.split(":")[1]) for action, _, _, _ in changes]
-        kit.budget.next_unit(f"removing the routes of {name}", paced_seconds(calls))
+    if _pending(journal, changes):
+        actions = [action for action, _, _, _ in changes]
+        kit.budget.next_unit(f"removing the routes of {name}", _paced("apigatewayv2", actions))
     for action, target, call, args in changes:
         journal.change(action, target, call, aws.http_apis, *args)
     # What this run removed, from its record rather than from this attempt's calls: a retried
@@ -167,7 +166,9 @@ def _cut_http_api(
     return [
         f"{route['RouteKey']} (HTTP API {api_id})"
         for route in capture.routes
-        if _route_removed(journal, _route(resource, route), route["RouteId"] in live)
+        if _removed(
+            journal, "apigatewayv2:DeleteRoute", _route(resource, route), route["RouteId"] in live
+        )
     ]
 
 
@@ -175,33 +176,38 @@ def _route(resource: str, route: dict[str, Any]) -> str:
     return f"{resource}/route/{route['RouteKey']}"
 
 
-def _settled(journal: Journal, action: str, resource: str) -> bool:
-    """Done by this run, or, in a dry run, planned: an earlier attempt or invocation's work."""
-    return journal.done(action, resource) or journal.planned(action, resource)
+# One change to an API: (action, resource on record, the call, its arguments after the client).
+_Change = tuple[str, str, Callable[..., Any], tuple[Any, ...]]
 
 
-def _route_removed(journal: Journal, route: str, deleted_now: bool) -> bool:
-    action = "apigatewayv2:DeleteRoute"
-    if deleted_now or _settled(journal, action, route):
+def _pending(journal: Journal, changes: list[_Change]) -> bool:
+    """Whether an API has changes to make. What is gone is not deleted again; in a dry run
+    nothing is gone, and what an earlier invocation planned is not planned twice. Either way an
+    API with nothing pending costs no time of this invocation."""
+    return any(not journal.planned(action, target) for action, target, _, _ in changes)
+
+
+def _paced(service: str, actions: list[str]) -> float:
+    """What API Gateway's quotas make these actions ('service:Operation ...') wait at worst."""
+    return paced_seconds([(service, action.split(":")[1].split(" ")[0]) for action in actions])
+
+
+def _removed(journal: Journal, action: str, target: str, removed_now: bool) -> bool:
+    """Whether this run removed `target`: in this attempt, or in an earlier attempt or
+    invocation. Gone with no removal on record, it was removed by an attempt whose answer was
+    lost (adopted: on record now), or by someone else (not ours to list, or to restore)."""
+    if removed_now or journal.settled(action, target):
         return True
-    # Gone with no deletion on record: deleted by an attempt whose answer was lost (on record
-    # now), or by someone else (not ours to list, or to restore).
-    return journal.adopt(action, route, "already deleted")
+    return journal.adopt(action, target, "already deleted")
 
 
 def _method_removed(journal: Journal, resource: str, method: str, removed_now: bool) -> bool:
-    """Whether this run removed a REST API method ('VERB /path'): in this attempt, or in an
-    earlier attempt or invocation, a root method with DeleteMethod and any other with its
-    resource's DeleteResource (adopted when that call's answer was lost)."""
+    """Whether this run removed a REST API method ('VERB /path'): a root method with
+    DeleteMethod, any other with its resource's DeleteResource."""
     verb, path = method.split(" ", 1)
-    action, target = (
-        ("apigateway:DeleteMethod", f"{resource}/{verb} /")
-        if path == "/"
-        else ("apigateway:DeleteResource", f"{resource}{path}")
-    )
-    if removed_now or _settled(journal, action, target):
-        return True
-    return journal.adopt(action, target, "already deleted")
+    if path == "/":
+        return _removed(journal, "apigateway:DeleteMethod", f"{resource}/{verb} /", removed_now)
+    return _removed(journal, "apigateway:DeleteResource", f"{resource}{path}", removed_now)
 
 
 def _cut_rest_api(
@@ -240,62 +246,57 @@ def _cut_rest_api(
         key=lambda r: rest_api.path_depth(r["path"]),
         reverse=True,
     )
-    stages = [
-        stage
-        for stage in sorted(s["stageName"] for s in capture.stages)
-        if not _settled(journal, "apigateway:CreateDeployment", f"{resource}/stage/{stage}")
+    changes: list[_Change] = [
+        *(
+            (
+                "apigateway:DeleteMethod",
+                f"{resource}/{verb} /",
+                rest_api.delete_method,
+                (api_id, root["id"], verb),
+            )
+            for verb in root_verbs
+        ),
+        *(
+            (
+                "apigateway:DeleteResource",
+                f"{resource}{c['path']}",
+                rest_api.delete_resource,
+                (api_id, c["id"]),
+            )
+            for c in children
+        ),
     ]
-    # Nothing left to take away (a resumed step meets the APIs its earlier invocations
-    # emptied and redeployed; a resumed dry run, those it planned): no time spent on it, and
-    # no redeployment, which API Gateway allows once every 5 s per account.
-    changes = [
-        *((f"{resource}/{verb} /", "apigateway:DeleteMethod") for verb in root_verbs),
-        *((f"{resource}{c['path']}", "apigateway:DeleteResource") for c in children),
-    ]
-    if not tombstoned:
-        changes.append((tombstone, TOMBSTONE_ACTION))
-    pending = [target for target, action in changes if not journal.planned(action, target)]
-    # A stage serves the removal once redeployed after it: one this run redeployed already is
-    # redeployed again when this attempt has more to remove.
-    if pending:
-        stages = sorted(s["stageName"] for s in capture.stages)
-    if pending or stages:
-        calls = [("apigateway", action.split(":")[1].split(" ")[0]) for _, action in changes]
-        calls += [("apigateway", "PutMethod")] * 3 if not tombstoned else []  # its 4 calls
-        calls += [("apigateway", op) for _ in stages for op in ("CreateDeployment", "UpdateStage")]
-        kit.budget.next_unit(f"removing the routes of REST API {api_id}", paced_seconds(calls))
-    for verb in root_verbs:
-        journal.change(
-            "apigateway:DeleteMethod",
-            f"{resource}/{verb} /",
-            rest_api.delete_method,
-            aws.rest_apis,
-            api_id,
-            root["id"],
-            verb,
-        )
-    for child in children:
-        journal.change(
-            "apigateway:DeleteResource",
-            f"{resource}{child['path']}",
-            rest_api.delete_resource,
-            aws.rest_apis,
-            api_id,
-            child["id"],
-        )
     if not tombstoned:
         message = json.dumps(
             {"message": f"{run.service} has been shut down (Sunset run {run.run_id})."}
         )
-        journal.change(
-            TOMBSTONE_ACTION,
-            tombstone,
-            rest_api.put_tombstone,
-            aws.rest_apis,
-            api_id,
-            root["id"],
-            message,
+        changes.append(
+            (TOMBSTONE_ACTION, tombstone, rest_api.put_tombstone, (api_id, root["id"], message))
         )
+    # Nothing left to take away (a resumed step meets the APIs its earlier invocations
+    # emptied and redeployed; a resumed dry run, those it planned): no time spent on it, and
+    # no redeployment, which API Gateway allows once every 5 s per account. A stage serves
+    # the removal once redeployed after it: one this run redeployed already is redeployed
+    # again when this attempt has more to remove.
+    pending = _pending(journal, changes)
+    stages = [
+        stage
+        for stage in sorted(s["stageName"] for s in capture.stages)
+        if pending
+        or not journal.settled("apigateway:CreateDeployment", f"{resource}/stage/{stage}")
+    ]
+    if pending or stages:
+        actions = [action for action, _, _, _ in changes]
+        if not tombstoned:
+            actions += ["apigateway:PutIntegration", "apigateway:PutMethodResponse"]
+            actions += ["apigateway:PutIntegrationResponse"]  # the placeholder's other 3 calls
+        actions += [
+            f"apigateway:{op}" for _ in stages for op in ("CreateDeployment", "UpdateStage")
+        ]
+        wait = _paced("apigateway", actions)
+        kit.budget.next_unit(f"removing the routes of REST API {api_id}", wait)
+    for action, target, call, args in changes:
+        journal.change(action, target, call, aws.rest_apis, *args)
     for stage in stages:
         journal.change(
             "apigateway:CreateDeployment",

@@ -59,9 +59,7 @@ def _delete_endpoints(
         # Deleted by a paused invocation, or planned by a paused dry run (which deletes
         # nothing): done, whatever ListEndpoints says a second later (its answer may not show
         # the deletion yet, and a second DeleteEndpoint would fail).
-        if journal.done("sagemaker:DeleteEndpoint", resource) or journal.planned(
-            "sagemaker:DeleteEndpoint", resource
-        ):
+        if journal.settled("sagemaker:DeleteEndpoint", resource):
             outcome.stopped.append(stopped)
             continue
         if current is None or current.get("EndpointStatus") == "Deleting":
@@ -165,7 +163,7 @@ def _stop_databases(
         kind, identifier = target.kind, target.identifier
         label, describe, stop, action, status_key = _DATABASE_CALLS[kind]
         require_recoverable(manifest, kind, identifier, planned)
-        if journal.done(action, identifier) or journal.planned(action, identifier):
+        if journal.settled(action, identifier):
             _stopped(journal, manifest, outcome, f"{label} {identifier}")
             continue
         current = describe(aws.rds, identifier)
