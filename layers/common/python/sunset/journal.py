@@ -31,9 +31,10 @@ from sunset.runs import RunsTable
 # How a change that got no answer is on record (result "failed"): it may have happened.
 NO_ANSWER_DETAIL = "no answer"
 
-# A step that resumes (Back up, Stop endpoints) starts no more work once its invocation has less
-# than this left: room for the unit of work under way and the manifest's save. The ASL runs the
-# step again, and it picks up where it stopped (docs/PERFORMANCE.md, "Steps that resume").
+# A step that resumes (Back up, Remove API routes, Stop endpoints) starts no more work once its
+# invocation has less than this left: room for the unit of work under way and the manifest's
+# save. The ASL runs the step again, and it picks up where it stopped (docs/PERFORMANCE.md,
+# "Steps that resume").
 RESUME_MARGIN_SECONDS = 60.0
 
 
