@@ -50,11 +50,12 @@ lint: $(STAMP)                  ## ruff, mypy, and least privilege in template.y
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m sunset.local.least_privilege template.yaml
+	$(BIN)/python -m sunset.local.least_privilege template.yaml target-role.yaml
 
 validate: $(SAM_STAMP)          ## sam validate --lint, cfn-lint and its serverless rules (no account)
 	$(SAM) validate --lint --region us-east-1
 	$(SAM_VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(SAM_VENV)/bin/cfn-lint -- target-role.yaml
 
 build: $(SAM_STAMP)             ## sam build without Docker (layer: BuildMethod makefile)
 	$(SAM) build

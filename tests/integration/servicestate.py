@@ -9,9 +9,13 @@ at is compared instead.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from sunset.local import Sandbox
+
+class Clients(Protocol):
+    """Where the service is read: the sandbox, or a session in a run's target account."""
+
+    def client(self, service_name: str, /) -> Any: ...
 
 
 @dataclass
@@ -25,7 +29,7 @@ class ServiceShape:
     db_clusters: list[str] = field(default_factory=list)
 
 
-def _endpoints(sandbox: Sandbox, names: list[str]) -> dict[str, Any]:
+def _endpoints(sandbox: Clients, names: list[str]) -> dict[str, Any]:
     sagemaker = sandbox.client("sagemaker")
     scaling = sandbox.client("application-autoscaling")
     found: dict[str, Any] = {}
@@ -82,7 +86,7 @@ def _endpoints(sandbox: Sandbox, names: list[str]) -> dict[str, Any]:
     return found
 
 
-def _http_api(sandbox: Sandbox, api_id: str) -> dict[str, Any]:
+def _http_api(sandbox: Clients, api_id: str) -> dict[str, Any]:
     http = sandbox.client("apigatewayv2")
     integrations = {
         i["IntegrationId"]: (
@@ -135,7 +139,7 @@ def _http_api(sandbox: Sandbox, api_id: str) -> dict[str, Any]:
     }
 
 
-def _rest_api(sandbox: Sandbox, api_id: str) -> dict[str, Any]:
+def _rest_api(sandbox: Clients, api_id: str) -> dict[str, Any]:
     rest = sandbox.client("apigateway")
     resources = rest.get_resources(restApiId=api_id, embed=["methods"])["items"]
     methods = {}
@@ -172,7 +176,7 @@ def _rest_api(sandbox: Sandbox, api_id: str) -> dict[str, Any]:
     }
 
 
-def service_state(sandbox: Sandbox, shape: ServiceShape) -> dict[str, Any]:
+def service_state(sandbox: Clients, shape: ServiceShape) -> dict[str, Any]:
     """Everything a round trip must give back, as data that compares with ==."""
     rds = sandbox.client("rds")
     return {

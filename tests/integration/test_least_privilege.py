@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from sunset.local import Sandbox
-from sunset.local.api_calls import handler_calls
-from sunset.local.sample import SampleService
+from sunset.local.api_calls import ApiCall, api_calls, handler_calls
+from sunset.local.sample import SampleService, seed_sample_service
 from sunset.local.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,17 +38,25 @@ POLICY_TEMPLATES = {
     ],
     "SNSPublishMessagePolicy": ["sns:Publish"],
 }
+# The role a run's target names (target-role.yaml's default RoleName), in a given account.
+TARGET_ROLE = "arn:aws:iam::{}:role/sunset-target"
 # IAM prefixes that differ from the SDK's signing name.
 PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 # S3 operations authorised by another action's name.
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "ListObjectsV2": "s3:ListBucket"}
 
 
-def _allowed(resource: dict[str, Any]) -> list[str]:
+def _allowed(resource: dict[str, Any], resources: dict[str, Any] | None = None) -> list[str]:
+    """The actions `resource`'s policies allow; `resources`, the template's, to read the
+    managed policies it refers to (`- !Ref AssumeTargetRolePolicy`)."""
     actions: list[str] = []
     for policy in resource["Properties"].get("Policies", []):
         if isinstance(policy, str):
             continue
+        if set(policy) == {"Ref"} and resources is not None:
+            policy = resources[policy["Ref"]]["Properties"]["PolicyDocument"]
+        elif "PolicyDocument" in policy:  # an IAM role's inline policy
+            policy = policy["PolicyDocument"]
         for name, value in policy.items():
             if name in POLICY_TEMPLATES:
                 actions += POLICY_TEMPLATES[name]
@@ -134,7 +142,8 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
         f"{function}: {action}"
         for function, action in calls
         if not any(
-            fnmatch.fnmatchcase(action, granted) for granted in _allowed(resources[function])
+            fnmatch.fnmatchcase(action, granted)
+            for granted in _allowed(resources[function], resources)
         )
     )
     # Then nothing would be denied on AWS, and the check saw every function at work
@@ -146,3 +155,61 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
         if resource["Type"] == "AWS::Serverless::Function"
     }
     assert functions == expected
+
+
+def test_a_target_run_needs_only_assume_role_at_home_and_target_role_yaml_there(
+    sandbox: Sandbox,
+) -> None:
+    # Given the sample service in a target account and Region, and every call of a handler,
+    # by where it went
+    account, region = "210987654321", "eu-west-1"
+    there = sandbox.session_in(account, region)
+    service = seed_sample_service(there)
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+    at_home: set[tuple[str, str]] = set()
+    in_target: set[tuple[str, str]] = set()
+
+    def record(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if lambdas.current is not None:
+            made = (lambdas.current, _action(client.meta.service_model, operation))
+            (in_target if client.meta.region_name == region else at_home).add(made)
+        return call(client, operation, params)
+
+    # When a run there goes down its main paths: everything on, then its recommission
+    fast = {"poll_seconds": 1, "deadline_seconds": 60}
+    target = {"account": account, "region": region, "role_arn": TARGET_ROLE.format(account)}
+    full = service.request(
+        target=target,
+        stop_databases=True,
+        backup={**fast, "restore_test": True},
+        validation={"quiet_period_seconds": 1},
+    )
+    with api_calls(record):
+        assert sandbox.run("decommission", full, name="far").status == "SUCCEEDED"
+        restore = {"run_id": "far", **fast}
+        assert sandbox.run("recommission", restore, name="far-back").status == "SUCCEEDED"
+    # Then at home each function needed only its own policy, AssumeRole included: on AWS each
+    # function that calls the target assumes the role in its own execution environment (the
+    # sandbox runs them all in one process, which assumes it once per run)
+    assert ("PrepareFunction", "sts:AssumeRole") in at_home
+    at_home |= {(function, "sts:AssumeRole") for function, _ in in_target}
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    denied = sorted(
+        f"{function}: {action}"
+        for function, action in at_home
+        if not any(
+            fnmatch.fnmatchcase(action, granted)
+            for granted in _allowed(resources[function], resources)
+        )
+    )
+    assert denied == [], "\n".join(denied)
+    # and in the target, the role target-role.yaml creates allowed every call
+    role = load_template(ROOT / "target-role.yaml")["Resources"]["SunsetTargetRole"]
+    denied = sorted(
+        f"{function}: {action}"
+        for function, action in in_target
+        if not any(fnmatch.fnmatchcase(action, granted) for granted in _allowed(role))
+    )
+    assert denied == [], "\n".join(denied)
+    assert {action.split(":")[0] for _, action in in_target} >= {"sagemaker", "ec2", "rds"}

@@ -94,6 +94,7 @@ FACTS = {
         "approval_required",
         "inventory",
         "impact",
+        "target",
     },
     "APPROVAL": {
         "expires_at",

@@ -15,6 +15,11 @@ MINIMAL: dict[str, Any] = {
     "selector": {"tags": {"app": "chat-assistant"}},
     "reason": "Replaced by chat-v2",
 }
+TARGET: dict[str, Any] = {
+    "account": "210987654321",
+    "region": "eu-west-1",
+    "role_arn": "arn:aws:iam::210987654321:role/sunset-target",
+}
 
 
 def test_minimal_input_gets_the_documented_defaults() -> None:
@@ -40,6 +45,22 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
         "error_patterns": ["ERROR", "Traceback"],
     }
     assert request.stop_databases is False
+    assert request.target is None
+
+
+def test_a_target_names_its_account_region_and_role() -> None:
+    # When
+    request = parse_request({**MINIMAL, "target": TARGET})
+    # Then
+    assert request.target is not None
+    assert request.target.model_dump() == TARGET
+    assert request.target.name == "210987654321/eu-west-1"
+    # Roles in a path and in the other partitions are roles too
+    for arn in (
+        "arn:aws:iam::210987654321:role/platform/sunset-target",
+        "arn:aws-cn:iam::210987654321:role/sunset-target",
+    ):
+        assert parse_request({**MINIMAL, "target": {**TARGET, "role_arn": arn}}).target
 
 
 @pytest.mark.parametrize(
@@ -131,6 +152,21 @@ def test_minimal_input_gets_the_documented_defaults() -> None:
             {"expected_downtime": "P"},
             "expected_downtime: Value error, 'P' is not an ISO-8601 duration",
         ),
+        (
+            {"target": {**TARGET, "account": "21098765432"}},
+            "target.account: String should match pattern",
+        ),
+        ({"target": {**TARGET, "region": "Europe"}}, "target.region: String should match pattern"),
+        (
+            {"target": {**TARGET, "role_arn": "arn:aws:iam::210987654321:user/someone"}},
+            "target.role_arn: 'arn:aws:iam::210987654321:user/someone' is not an IAM role ARN",
+        ),
+        (
+            {"target": {**TARGET, "role_arn": "arn:aws:iam::123456789012:role/sunset-target"}},
+            "target: role_arn is in account 123456789012, the target is account 210987654321",
+        ),
+        ({"target": {"account": "210987654321"}}, "target.region: field required"),
+        ({"target": {**TARGET, "profile": "prod"}}, "target.profile: unknown field"),
     ],
 )
 def test_bad_fields_are_rejected_with_their_path(change: dict[str, Any], message: str) -> None:

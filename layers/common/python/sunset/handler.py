@@ -17,6 +17,7 @@ from sunset.context import RunContext, StepEvent
 from sunset.journal import TimeBudget, Toolkit
 from sunset.notices import Notifier
 from sunset.observability import logger
+from sunset.request import Target
 from sunset.runs import RunsTable
 from sunset.settings import StepSettings
 
@@ -41,6 +42,14 @@ def toolkit_from_env(
         execute_api_endpoint=settings.execute_api_endpoint,
         budget=TimeBudget(time_left) if time_left else TimeBudget(),
     )
+
+
+def target_of(event: BaseModel) -> Target | None:
+    """The account and Region where the run's service lives, if not Sunset's own: every step
+    of the run then calls the service's resources there (Toolkit.in_target)."""
+    request = getattr(getattr(event, "run", None), "request", None)
+    target = getattr(request, "target", None)
+    return target if isinstance(target, Target) else None
 
 
 @contextmanager
@@ -74,6 +83,9 @@ def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseM
             kit = toolkit_from_env(
                 os.environ, lambda: context.get_remaining_time_in_millis() / 1000
             )
+            target = target_of(parsed)
+            if target is not None and run_id is not None:
+                kit = kit.in_target(target, run_id)
             result = call(parsed, kit).model_dump(mode="json")
         logger.info("step done", extra={"outcome": result.get("summary") or result.get("status")})
         return result

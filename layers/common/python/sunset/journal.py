@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, AwsThrottled, AwsTransient
 from sunset.manifest import Action, ActionResult, Manifest, PhaseRecord, succeeded
 from sunset.notices import Notice, Notifier
+from sunset.request import Target
 from sunset.runs import RunsTable
 
 # How a change that got no answer is on record (result "failed"): it may have happened.
@@ -73,7 +74,10 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True)
 class Toolkit:
-    """The clients and stores a phase works with; built once per invocation by the handler."""
+    """The clients and stores a phase works with; built once per invocation by the handler.
+
+    `aws` calls the service's resources: Sunset's own account and Region, or the run's target
+    (`in_target`). The stores, the notifier and `home` stay in Sunset's own account."""
 
     aws: AwsClients
     store: ArtifactStore
@@ -84,6 +88,20 @@ class Toolkit:
     now: Callable[[], datetime] = field(default=utcnow)
     # This invocation's time, for the steps that pause and resume; unbounded outside Lambda.
     budget: TimeBudget = field(default_factory=TimeBudget)
+    # Sunset's own account, when `aws` is a target's; None when they are the same.
+    home_aws: AwsClients | None = None
+
+    @property
+    def home(self) -> AwsClients:
+        """The clients of Sunset's own account and Region (its state machines, say)."""
+        return self.home_aws or self.aws
+
+    def in_target(self, target: Target, run_id: str) -> Toolkit:
+        """This toolkit, with `aws` calling the target's account and Region as its role."""
+        home = self.home
+        # RoleSessionName allows 64 characters of [\w+=,.@-]; a run id is [A-Za-z0-9_-].
+        assumed = home.assume(target.role_arn, target.region, f"sunset-{run_id}"[:64])
+        return replace(self, aws=assumed, home_aws=home)
 
 
 class Journal:

@@ -247,7 +247,9 @@ def iso(moment: datetime) -> str:
 
 def _footer(run: RunContext) -> str:
     contacts = ", ".join(run.request.contacts) or "(no contacts given)"
-    return f"Run: {run.run_id}\nQuestions: {contacts}"
+    target = run.request.target
+    where = f"\nWhere: account {target.account}, Region {target.region}" if target else ""
+    return f"Run: {run.run_id}{where}\nQuestions: {contacts}"
 
 
 def _downtime(run: RunContext) -> str:
@@ -372,6 +374,8 @@ def announced(run: RunContext, inventory: Inventory) -> Notice:
             "approval_required": run.request.approval.required,
             "inventory": inventory_facts(inventory),
             "impact": impact_facts,
+            # Where the service lives when not in Sunset's own account and Region.
+            "target": run.request.target.model_dump() if run.request.target else None,
         },
     )
 

@@ -60,6 +60,64 @@ class ExplicitResources(_Strict):
         return not any(getattr(self, name) for name in type(self).model_fields)
 
 
+# An IAM role in the target account: arn:<partition>:iam::<account>:role[/path]/<name>.
+_ROLE_ARN = re.compile(
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$"
+)
+
+
+class Target(_Strict):
+    """Where the service lives, when not in Sunset's own account and region: the run assumes
+    `role_arn` there and makes every call to the service's resources with that role. Sunset's
+    own state (manifest, audit trail, lock, notices) stays in its own account."""
+
+    account: Annotated[
+        str, Field(pattern=r"^\d{12}$", description="the AWS account id of the service (12 digits)")
+    ]
+    region: Annotated[
+        str,
+        Field(
+            pattern=r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$",
+            description="the Region of the service, such as eu-west-1",
+        ),
+    ]
+    role_arn: Annotated[
+        str,
+        Field(
+            min_length=20,
+            max_length=2_048,
+            description="the IAM role Sunset assumes in that account (docs/targets.md says "
+            "what it needs and whom it must trust)",
+        ),
+    ]
+
+    @field_validator("role_arn")
+    @classmethod
+    def _a_role_arn(cls, arn: str) -> str:
+        if _ROLE_ARN.match(arn) is None:
+            raise ValueError(
+                f"{arn!r} is not an IAM role ARN such as "
+                "arn:aws:iam::123456789012:role/SunsetTarget"
+            )
+        return arn
+
+    @model_validator(mode="after")
+    def _role_in_the_target_account(self) -> Target:
+        found = _ROLE_ARN.match(self.role_arn)
+        assert found is not None  # checked above
+        if found["account"] != self.account:
+            raise ValueError(
+                f"role_arn is in account {found['account']}, the target is account "
+                f"{self.account}: the role must be in the account whose resources it changes"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        """How the target is named in reports and notices: account/region."""
+        return f"{self.account}/{self.region}"
+
+
 class Approval(_Strict):
     """A person must approve before anything is changed; no answer in time cancels the run."""
 
@@ -250,6 +308,11 @@ class DecommissionRequest(_Strict):
     resources: ExplicitResources = Field(
         default_factory=ExplicitResources,
         description="resources added by id, on top of what the selector finds",
+    )
+    target: Target | None = Field(
+        default=None,
+        description="the account and Region of the service, and the role to assume there; "
+        "null: Sunset's own account and Region",
     )
 
     @field_validator("reason", "resumption_plan")

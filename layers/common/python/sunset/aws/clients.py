@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import cache, cached_property
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from sunset.aws.pacing import api_gateway_pacer
@@ -28,17 +31,77 @@ _PROBE_CONFIG = Config(
 
 
 class AwsClients:
-    """One boto3 client per AWS service, sharing a session and a retry policy."""
+    """One boto3 client per AWS service, sharing a session and a retry policy.
 
-    def __init__(self, session: boto3.Session | None = None) -> None:
-        self._session = session or boto3.Session()
+    The session is opened at the first client asked for: a target's clients (`assume`) assume
+    the role then, so a step that never calls the target never assumes it."""
+
+    def __init__(
+        self,
+        session: boto3.Session | None = None,
+        *,
+        region: str | None = None,
+        open_session: Callable[[], tuple[boto3.Session, float]] | None = None,
+    ) -> None:
+        self._given = session
+        self._region = region
+        # Opens the session, returning it with when its credentials expire (an assumed role).
+        self._open_session = open_session
+        self.expires_at: float | None = None
         # API Gateway's management quotas are per account and Region, like this session.
         self._api_gateway_pacer = api_gateway_pacer()
+        # The clients of the roles this session assumes, by (role, Region, session name).
+        self._assumed: dict[tuple[str, str, str], AwsClients] = {}
+
+    @cached_property
+    def _session(self) -> boto3.Session:
+        if self._open_session is None:
+            return self._given or boto3.Session()
+        session, self.expires_at = self._open_session()
+        return session
+
+    def assume(self, role_arn: str, region: str, session_name: str) -> AwsClients:
+        """The clients of `role_arn` in `region`: a target's account, called with the role's
+        credentials. Kept for the life of the process while the credentials have more than
+        ASSUMED_MARGIN_SECONDS left (a step runs at most 15 minutes), assumed again after.
+
+        `session_name` shows in the target account's CloudTrail as who made each call."""
+        key = (role_arn, region, session_name)
+        cached = self._assumed.get(key)
+        if cached is not None and (
+            cached.expires_at is None or cached.expires_at - time.time() > ASSUMED_MARGIN_SECONDS
+        ):
+            return cached
+        clients = AwsClients(
+            region=region,
+            open_session=lambda: self._assumed_session(role_arn, region, session_name),
+        )
+        self._assumed[key] = clients
+        return clients
+
+    def _assumed_session(
+        self, role_arn: str, region: str, session_name: str
+    ) -> tuple[boto3.Session, float]:
+        credentials = self.sts.assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=ASSUMED_SECONDS
+        )["Credentials"]
+        # A botocore session of its own (credentials are per session), sharing this one's
+        # loader: the service models are read and parsed once per process, not once per role.
+        core = botocore.session.get_session()
+        core.register_component("data_loader", self._session._session.get_component("data_loader"))
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+            botocore_session=core,
+        )
+        return session, credentials["Expiration"].timestamp()
 
     @property
     def region(self) -> str:
         """The region every client of this session calls."""
-        return str(self._session.region_name)
+        return self._region or str(self._session.region_name)
 
     def credentials(self) -> Any:
         """The session's credentials, to sign requests that no boto3 client makes (probes)."""
@@ -106,6 +169,17 @@ class AwsClients:
     @cached_property
     def stepfunctions(self) -> Any:
         return self._client("stepfunctions")
+
+    @cached_property
+    def sts(self) -> Any:
+        # AssumeRole, for the targets' clients (assume).
+        return self._client("sts")
+
+
+# An assumed role's credentials last an hour (the default maximum a role allows); they are
+# assumed again when less than 20 minutes are left, more than the longest step (15 minutes).
+ASSUMED_SECONDS = 3_600
+ASSUMED_MARGIN_SECONDS = 1_200
 
 
 @cache

@@ -215,7 +215,6 @@ class InvokeUrls:
 
     def __init__(self) -> None:
         self.base_url: str | None = None
-        self.account = "123456789012"
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._originals: list[tuple[type, str, Any]] = []
@@ -223,9 +222,7 @@ class InvokeUrls:
     # ---------------------------------------------------------------- lifecycle
     def install(self) -> None:
         from moto.apigateway.models import APIGatewayBackend
-        from moto.core import DEFAULT_ACCOUNT_ID
 
-        self.account = DEFAULT_ACCOUNT_ID
         # moto's Deployment holds only an id, a stage name and a description; its own answer to
         # the real invoke URL (a `responses` callback it registers at CreateDeployment, reached
         # only through the `requests` library) walks the live resource tree. Hence the snapshot.
@@ -281,28 +278,33 @@ class InvokeUrls:
         api_id, region = found["api_id"], found["region"]
         path = urlsplit(target).path or "/"
         authorization = (headers.get("authorization") or "").strip()
-        try:
-            http_apis = apigatewayv2_backends[self.account][region].apis
-            rest_apis = apigateway_backends[self.account][region].apis
-        except KeyError:  # not a region moto knows
-            return _FORBIDDEN
-        http_api = http_apis.get(api_id)
-        if http_api is not None and http_api.protocol_type == "HTTP":
-            return self._http_api(http_api, region, verb, path, authorization)
-        rest_api = rest_apis.get(api_id)
-        if rest_api is not None:
-            return self._rest_api(rest_api, region, verb, path, authorization)
+        # The host names no account: API ids are unique across accounts, so look in each one
+        # moto holds (a run's target is another account than the sandbox's own).
+        for account in list(apigatewayv2_backends):
+            try:
+                http_apis = apigatewayv2_backends[account][region].apis
+                rest_apis = apigateway_backends[account][region].apis
+            except KeyError:  # not a region moto knows
+                return _FORBIDDEN
+            http_api = http_apis.get(api_id)
+            if http_api is not None and http_api.protocol_type == "HTTP":
+                return self._http_api(http_api, region, verb, path, authorization)
+            rest_api = rest_apis.get(api_id)
+            if rest_api is not None:
+                return self._rest_api(rest_api, account, region, verb, path, authorization)
         # WebSocket APIs too: they are not reached over plain HTTP requests.
         return _FORBIDDEN
 
-    def _not_authorized(self, region: str, api_id: str, stage: str, verb: str, path: str) -> Answer:
+    def _not_authorized(
+        self, account: str, region: str, api_id: str, stage: str, verb: str, path: str
+    ) -> Answer:
         # The probe signs as a role that may not invoke anything: a signed request proves the
         # route exists, never runs it.
         return _message(
             403,
-            f"User: arn:aws:sts::{self.account}:assumed-role/sandbox/probe is not authorized "
+            f"User: arn:aws:sts::{account}:assumed-role/sandbox/probe is not authorized "
             f"to perform: execute-api:Invoke on resource: "
-            f"arn:aws:execute-api:{region}:{self.account}:{api_id}/{stage}/{verb}{path}",
+            f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{verb}{path}",
             "AccessDeniedException",
         )
 
@@ -344,7 +346,9 @@ class InvokeUrls:
             return _FORBIDDEN
         return Answer(200, json.dumps({"answer": MODEL_ANSWER, "route": route["routeKey"]}))
 
-    def _rest_api(self, api: Any, region: str, verb: str, path: str, authorization: str) -> Answer:
+    def _rest_api(
+        self, api: Any, account: str, region: str, verb: str, path: str, authorization: str
+    ) -> Answer:
         segments = _segments(path)
         stage = dict(api.stages).get(segments[0]) if segments else None
         if stage is None:
@@ -370,7 +374,7 @@ class InvokeUrls:
         if kind == "AWS_IAM":
             if not authorization.startswith("AWS4-HMAC-SHA256"):
                 return _NO_TOKEN
-            return self._not_authorized(region, api.id, stage.name, verb, inner)
+            return self._not_authorized(account, region, api.id, stage.name, verb, inner)
         # A SigV4 signature is no token: an authorizer or a user pool turns it away.
         if kind in ("CUSTOM", "COGNITO_USER_POOLS") and (
             not authorization or authorization.startswith("AWS4-HMAC-SHA256")

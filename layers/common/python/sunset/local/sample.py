@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+# moto's default account: the sandbox's own, where the sample lives unless seeded elsewhere.
 ACCOUNT = "123456789012"
-_CONTAINER = f"{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
 
 
 @dataclass
@@ -53,11 +53,14 @@ class SampleService:
 def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleService:
     """Create the sample service in whatever AWS `session` points at (the sandbox's moto)."""
     region = session.region_name
+    # The account `session` calls: the sandbox's own, or a target's (Sandbox.session_in).
+    account = session.client("sts").get_caller_identity()["Account"]
+    container = f"{account}.dkr.ecr.{region}.amazonaws.com"
     tags = {"app": name, "team": "ml-platform", "cost-center": "ai-1234"}
     tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
     sagemaker = session.client("sagemaker")
     autoscaling = session.client("application-autoscaling")
-    role = f"arn:aws:iam::{ACCOUNT}:role/{name}-sagemaker"
+    role = f"arn:aws:iam::{account}:role/{name}-sagemaker"
 
     endpoints, configs, models = [], [], []
     for suffix, image, instance in (
@@ -73,7 +76,7 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
             ModelName=model,
             ExecutionRoleArn=role,
             PrimaryContainer={
-                "Image": f"{_CONTAINER}/{image}",
+                "Image": f"{container}/{image}",
                 "ModelDataUrl": f"s3://{name}-models/{suffix}/model.tar.gz",
                 "Environment": {"MAX_BATCH": "8"},
             },
@@ -123,7 +126,7 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
     http = session.client("apigatewayv2")
     api = http.create_api(Name=f"{name}-http", ProtocolType="HTTP", Tags=tags)
     api_id = api["ApiId"]
-    router = f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}-router"
+    router = f"arn:aws:lambda:{region}:{account}:function:{name}-router"
     integration = http.create_integration(
         ApiId=api_id, IntegrationType="AWS_PROXY", IntegrationUri=router, PayloadFormatVersion="2.0"
     )["IntegrationId"]
@@ -152,7 +155,7 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
         DomainName=domain,
         DomainNameConfigurations=[
             {
-                "CertificateArn": f"arn:aws:acm:{region}:{ACCOUNT}:certificate/{name}",
+                "CertificateArn": f"arn:aws:acm:{region}:{account}:certificate/{name}",
                 "EndpointType": "REGIONAL",
             }
         ],
@@ -185,7 +188,7 @@ def seed_sample_service(session: Any, name: str = "chat-assistant") -> SampleSer
             type="AWS",
             integrationHttpMethod="POST",
             uri=f"arn:aws:apigateway:{region}:runtime.sagemaker:path//{uri}",
-            credentials=f"arn:aws:iam::{ACCOUNT}:role/{name}-apigw",
+            credentials=f"arn:aws:iam::{account}:role/{name}-apigw",
         )
     rest.create_deployment(restApiId=rest_id, stageName="prod", description="partner API v1")
 

@@ -206,6 +206,25 @@ class Sandbox(Executions):
             self._clients[service] = self.session.client(service)
         return self._clients[service]
 
+    def session_in(
+        self, account: str, region: str | None = None, role: str = "sunset-target"
+    ) -> boto3.Session:
+        """A session that acts in another account (and Region) of the sandbox, to seed or
+        inspect a run's target. moto makes each call signed with an assumed role's credentials
+        in the role's account; it checks no trust policy."""
+        if len(account) != 12 or not account.isdigit():
+            raise SandboxError(f"{account!r} is not an AWS account id (12 digits)")
+        credentials = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="sandbox"
+        )["Credentials"]
+        return boto3.Session(
+            botocore_session=_botocore_session(),
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region or self.region,
+        )
+
     def wait(
         self,
         execution_arn: str,

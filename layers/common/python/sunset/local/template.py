@@ -360,6 +360,7 @@ class StackDeployer:
             "AWS::SQS::Queue": self._sqs_queue,
             "AWS::SQS::QueuePolicy": self._sqs_queue_policy,
             "AWS::IAM::Role": self._iam_role,
+            "AWS::IAM::ManagedPolicy": self._iam_managed_policy,
             "AWS::Scheduler::Schedule": self._schedule,
             "AWS::Events::Rule": self._events_rule,
         }
@@ -576,6 +577,18 @@ class StackDeployer:
             )
         self.physical[logical_id] = name
         self.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def _iam_managed_policy(self, logical_id: str, properties: dict[str, Any]) -> None:
+        props = self.resolve(properties)
+        _refuse_unknown(logical_id, props, {"Description", "PolicyDocument"})
+        policy = self._client("iam").create_policy(
+            PolicyName=self._name(logical_id, 128),
+            Description=props.get("Description", ""),
+            PolicyDocument=json.dumps(props["PolicyDocument"]),
+        )["Policy"]
+        # Ref of a managed policy is its ARN.
+        self.physical[logical_id] = policy["Arn"]
+        self.attributes[logical_id] = {"PolicyArn": policy["Arn"]}
 
     def _schedule(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)

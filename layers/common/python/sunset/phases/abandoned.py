@@ -142,7 +142,7 @@ _WORDS = {"ABORTED": "was stopped", "TIMED_OUT": "timed out", "FAILED": "failed"
 def _history(kit: Toolkit, detail: ExecutionDetail) -> list[dict[str, Any]]:
     """The execution's newest events (empty if unreadable), oldest first."""
     try:
-        events = kit.aws.stepfunctions.get_execution_history(
+        events = kit.home.stepfunctions.get_execution_history(
             executionArn=detail.execution_arn, reverseOrder=True, maxResults=100
         )["events"]
     except (ClientError, BotoCoreError):
@@ -253,6 +253,14 @@ class _Closer:
                 self.sleep(min(wait, MAX_WAIT_SECONDS))
         return events
 
+    def in_target_of(self, manifest: Manifest) -> Toolkit:
+        """The toolkit for the run's service: its target's account and Region, if it has one.
+        Closing a run may delete a restore test's copies, and they live with the service."""
+        target = manifest.request.target
+        if target is not None:
+            self.kit = self.kit.in_target(target, manifest.run_id)
+        return self.kit
+
     def restore_failed(self, manifest: Manifest, record: RestoreRecord, holder: str) -> None:
         state = state_it_was_in(self.settled_history())
         manifest = _load(self.kit, manifest.run_id) or manifest  # as the last step left it
@@ -287,6 +295,7 @@ class _Closer:
             return self.result(
                 released, "no manifest: " + ("lock released" if released else "no lock")
             )
+        kit = self.in_target_of(manifest)
         audit = kit.runs.audit_entries(run_id)
         rollback = next((r for r in manifest.restores if r.restore_id == run_id), None)
         if rollback is not None:
@@ -311,6 +320,7 @@ class _Closer:
         manifest = _load(kit, run_id) if isinstance(run_id, str) else None
         if manifest is None:
             return self.result(False, "no manifest for the restore's run_id: nothing was locked")
+        kit = self.in_target_of(manifest)
         holder = restore_lock_holder(detail.name)
         record = next((r for r in manifest.restores if r.restore_id == detail.name), None)
         if record is None:

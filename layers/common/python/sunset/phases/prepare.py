@@ -5,11 +5,20 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from botocore.exceptions import ClientError
+
+from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
 from sunset.errors import InvalidRequest
 from sunset.journal import Journal, Toolkit
 from sunset.manifest import Manifest, PhaseRecord
-from sunset.request import MAX_NOTICE_SECONDS, DecommissionRequest, parse_cutoff, parse_request
+from sunset.request import (
+    MAX_NOTICE_SECONDS,
+    DecommissionRequest,
+    Target,
+    parse_cutoff,
+    parse_request,
+)
 
 
 def shutdown_starts_at(request: DecommissionRequest, started_at: datetime) -> datetime:
@@ -59,6 +68,22 @@ def lock_lifetime(
     return margin_seconds + math.ceil(waits)
 
 
+def reach_target(target: Target, run_id: str, kit: Toolkit) -> None:
+    """Assume the target's role once before anything else, so that a role Sunset may not
+    assume refuses the run (nothing touched, no notice sent) instead of failing it later.
+    A throttled or passing failure is not a refusal: the state machine retries Prepare."""
+    try:
+        kit.in_target(target, run_id).aws.credentials()
+    except ClientError as exc:
+        if retry_as(exc) is not None:
+            raise
+        raise InvalidRequest(
+            f"invalid request: target.role_arn: Sunset cannot assume {target.role_arn} "
+            f"({error_code(exc)}: {error_message(exc)}); the role must trust the Sunset "
+            "functions' roles (docs/targets.md); nothing was done"
+        ) from None
+
+
 def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) -> RunContext:
     """Validate the execution input, then take the service's lock and record the run.
 
@@ -70,6 +95,8 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
     """
     request = parse_request(raw_input)
     cutoff = shutdown_starts_at(request, started_at)
+    if request.target is not None:
+        reach_target(request.target, run_id, kit)
     earlier = kit.store.load_manifest(run_id) if kit.store.manifest_exists(run_id) else None
     if earlier is not None and (earlier.started_at != started_at or earlier.request != request):
         # Not this execution retrying Prepare, but another run of the same name (Step Functions
@@ -109,9 +136,17 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
         manifest.phases.append(
             PhaseRecord(name="Prepare", started_at=now, ended_at=now, status="succeeded")
         )
-        Journal(manifest, kit.runs, "Prepare", kit.now).record(
+        journal = Journal(manifest, kit.runs, "Prepare", kit.now)
+        journal.record(
             "lock service", f"service/{request.service}", "ok", detail=f"lock held by run {run_id}"
         )
+        if request.target is not None:
+            journal.record(
+                "assume target role",
+                request.target.role_arn,
+                "ok",
+                detail=f"the service's resources are called in {request.target.name}",
+            )
         kit.store.save_manifest(manifest)
     except BaseException:
         kit.runs.release_lock(request.service, run_id)

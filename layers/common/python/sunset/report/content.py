@@ -114,6 +114,12 @@ def _summary(manifest: Manifest, audit: list[Action]) -> Section:
         ["Outcome", manifest.outcome.upper()],
         ["Started", _local(manifest, manifest.started_at)],
     ]
+    if request.target is not None:
+        where = request.target
+        rows.insert(
+            1,
+            ["Where", f"account {where.account}, Region {where.region}, as `{where.role_arn}`"],
+        )
     if request.notice_seconds or request.cutoff:
         rows.append(["Shutdown from (cutoff)", _local(manifest, manifest.cutoff)])
     rows += [

@@ -1,0 +1,218 @@
+"""A run with a `target` acts on the service in another account and Region, as the target's
+role, and on nothing else: the same service deployed in Sunset's own account stays up, and
+Sunset's own state (manifest, audit trail, lock, notices) stays at home."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall, api_calls
+from sunset.local.sample import SampleService, seed_sample_service
+from sunset.local.target_role import HOME_PREFIXES
+from tests.conftest import FAST, Inbox, artifact, lock_holder, manifest_of
+from tests.integration.servicestate import service_state
+from tests.integration.test_recommission import sample_shape
+
+ACCOUNT = "210987654321"
+REGION = "eu-west-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/sunset-target"
+TARGET = {"account": ACCOUNT, "region": REGION, "role_arn": ROLE}
+
+
+@pytest.fixture
+def there(sandbox: Sandbox) -> boto3.Session:
+    """A session in the target's account and Region."""
+    return sandbox.session_in(ACCOUNT, REGION)
+
+
+@pytest.fixture
+def remote(there: boto3.Session) -> SampleService:
+    """The sample service, in the target's account and Region."""
+    return seed_sample_service(there)
+
+
+def endpoints_in(session: Any) -> list[str]:
+    listed = session.client("sagemaker").list_endpoints()["Endpoints"]
+    return sorted(e["EndpointName"] for e in listed)
+
+
+def snapshots_of(session: Any, service: SampleService) -> int:
+    filters = [{"Name": "volume-id", "Values": service.volumes}]
+    return len(session.client("ec2").describe_snapshots(Filters=filters)["Snapshots"])
+
+
+@pytest.fixture
+def regions(sandbox: Sandbox) -> Iterator[list[tuple[str, str, str]]]:
+    """(function, IAM prefix of the call, Region it went to) for every call of a handler."""
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+    made: list[tuple[str, str, str]] = []
+
+    def noted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if lambdas.current is not None:
+            prefix = client.meta.service_model.signing_name
+            made.append((lambdas.current, prefix, client.meta.region_name))
+        return call(client, operation, params)
+
+    with api_calls(noted):
+        yield made
+
+
+def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_stays_up(
+    sandbox: Sandbox,
+    there: boto3.Session,
+    remote: SampleService,
+    inbox: Inbox,
+    regions: list[tuple[str, str, str]],
+) -> None:
+    # Given the same service in Sunset's own account and in the target's
+    home = seed_sample_service(sandbox.session)
+    home_before = service_state(sandbox, sample_shape(home))
+    remote_before = service_state(there, sample_shape(remote))
+    # When a run names the target
+    request = remote.request(target=TARGET, stop_databases=True, backup=FAST)
+    run = sandbox.run("decommission", request, name="far-away")
+    # Then the service is down there: endpoints deleted, routes gone, databases stopped, and
+    # its volumes snapshotted there
+    assert run.status == "SUCCEEDED", run.cause
+    assert endpoints_in(there) == []
+    routes = there.client("apigatewayv2").get_routes(ApiId=remote.http_api_id)["Items"]
+    assert routes == []
+    rds = there.client("rds")
+    db = rds.describe_db_instances(DBInstanceIdentifier=remote.db_instance)["DBInstances"][0]
+    assert db["DBInstanceStatus"] == "stopped"
+    assert snapshots_of(there, remote) == len(remote.volumes)
+    # and the twin at home is untouched, not even snapshotted
+    assert service_state(sandbox, sample_shape(home)) == home_before
+    assert snapshots_of(sandbox.session, home) == 0
+    # and every call went to the right place: the service's resources in the target's Region,
+    # Sunset's own state in its own
+    misplaced = sorted(
+        {
+            (function, prefix, region)
+            for function, prefix, region in regions
+            if region != (sandbox.region if prefix in HOME_PREFIXES else REGION)
+        }
+    )
+    assert misplaced == []
+    assert {prefix for _, prefix, region in regions if region == REGION} >= {
+        "sagemaker",
+        "ec2",
+        "rds",
+        "apigateway",
+    }
+    # and the record says where, from Prepare on: the manifest, the audit trail, the notices,
+    # the report
+    manifest = manifest_of(sandbox, "far-away")
+    assert manifest["request"]["target"] == TARGET
+    audit = [json.loads(line) for line in artifact(sandbox, "far-away", "audit.jsonl").splitlines()]
+    assumed = [a for a in audit if a["action"] == "assume target role"]
+    assert [(a["phase"], a["resource"], a["result"]) for a in assumed] == [("Prepare", ROLE, "ok")]
+    announced = next(n for n in inbox.notices() if n.phase == "ANNOUNCED")
+    assert f"Where: account {ACCOUNT}, Region {REGION}" in announced.body
+    assert announced.facts["target"] == TARGET
+    assert f"account {ACCOUNT}, Region {REGION}, as `{ROLE}`" in artifact(
+        sandbox, "far-away", "report.md"
+    )
+    assert lock_holder(sandbox, remote.name) is None
+
+    # When the run is recommissioned
+    restore = sandbox.run("recommission", {"run_id": "far-away", **FAST}, name="come-back")
+    # Then the service is back there as it was, and the twin at home is still untouched
+    assert restore.status == "SUCCEEDED", restore.cause
+    assert service_state(there, sample_shape(remote)) == remote_before
+    assert service_state(sandbox, sample_shape(home)) == home_before
+
+
+def test_a_failed_run_rolls_back_in_the_target(
+    sandbox: Sandbox, there: boto3.Session, remote: SampleService
+) -> None:
+    # Given a run in the target whose Validate step crashes once everything is down
+    before = service_state(there, sample_shape(remote))
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("injected")
+
+    sandbox.before("ValidateShutdownFunction", crash)
+    # When it runs
+    run = sandbox.run(
+        "decommission", remote.request(target=TARGET, backup=FAST), name="far-rollback"
+    )
+    # Then the rollback puts the service back, in the target
+    assert "Rolled back" in run.states_entered, run.cause
+    assert service_state(there, sample_shape(remote)) == before
+
+
+def test_a_role_sunset_cannot_assume_refuses_the_run_before_anything(
+    sandbox: Sandbox, there: boto3.Session, remote: SampleService, inbox: Inbox
+) -> None:
+    # Given a target whose role does not trust Sunset
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def untrusted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if operation == "AssumeRole" and lambdas.current is not None:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDenied",
+                        "Message": f"User: arn:aws:sts::123456789012:assumed-role/sunset-Prepare "
+                        f"is not authorized to perform: sts:AssumeRole on resource: {ROLE}",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "injected"},
+                },
+                operation,
+            )
+        return call(client, operation, params)
+
+    # When a run names it
+    with api_calls(untrusted):
+        run = sandbox.run("decommission", remote.request(target=TARGET), name="untrusted")
+    # Then Prepare refuses the run, naming the role and why, and nothing was done anywhere
+    assert (run.status, run.error) == ("FAILED", "InvalidRequest")
+    assert f"target.role_arn: Sunset cannot assume {ROLE} (AccessDenied" in str(run.cause)
+    assert "docs/targets.md" in str(run.cause)
+    assert lock_holder(sandbox, remote.name) is None
+    assert endpoints_in(there) == sorted(remote.endpoints)
+    assert "ANNOUNCED" not in inbox.phases()
+
+
+def test_a_throttled_assume_role_is_retried() -> None:
+    # Given a target whose first AssumeRole, in Prepare, is throttled (the sandbox runs every
+    # function in one process, which assumes the role once per run)
+    with Sandbox(retry_pause_scale=0.01) as sandbox:
+        there = sandbox.session_in(ACCOUNT, REGION)
+        remote = seed_sample_service(there)
+        lambdas = sandbox.lambdas
+        assert lambdas is not None
+        throttled: list[str] = []
+
+        def throttle(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+            if operation == "AssumeRole" and lambdas.current == "PrepareFunction":
+                if not throttled:
+                    throttled.append(lambdas.current)
+                    raise ClientError(
+                        {
+                            "Error": {"Code": "Throttling", "Message": "Rate exceeded"},
+                            "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "x"},
+                        },
+                        operation,
+                    )
+            return call(client, operation, params)
+
+        # When a run names the target
+        with api_calls(throttle):
+            run = sandbox.run(
+                "decommission", remote.request(target=TARGET, backup=FAST), name="slowed"
+            )
+        # Then the step is retried, and the run goes through
+        assert throttled == ["PrepareFunction"]
+        assert run.status == "SUCCEEDED", run.cause
+        assert endpoints_in(there) == []

@@ -1,0 +1,45 @@
+"""target-role.yaml: the role runs assume in a target account, drawn from template.yaml."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from sunset.local import least_privilege
+from sunset.local.target_role import render, target_statements
+from sunset.local.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+# IAM's limit on the inline policies of one role, in characters without white space.
+ROLE_INLINE_POLICY_LIMIT = 10_240
+
+
+def test_the_committed_target_role_is_what_template_yaml_says() -> None:
+    committed = (ROOT / "target-role.yaml").read_text(encoding="utf-8")
+    assert committed == render(ROOT / "template.yaml"), (
+        "target-role.yaml is stale: run "
+        ".venv/bin/python -m sunset.local.target_role > target-role.yaml"
+    )
+
+
+def test_the_target_role_grants_least_privilege() -> None:
+    assert least_privilege.check(load_template(ROOT / "target-role.yaml")) == []
+
+
+def test_the_target_role_grants_nothing_on_sunsets_own_resources() -> None:
+    statements = target_statements(load_template(ROOT / "template.yaml"))
+    actions = {action for statement in statements for action in statement["Action"]}
+    assert "sagemaker:DeleteEndpoint" in actions
+    assert not {a for a in actions if a.split(":")[0] in {"dynamodb", "s3", "sns", "states"}}
+
+
+def test_the_target_role_policy_fits_iam_inline_policy_limit() -> None:
+    # Given the policy as IAM would store it, its ${...} substituted by the longest values
+    statements = target_statements(load_template(ROOT / "template.yaml"))
+    text = json.dumps({"Version": "2012-10-17", "Statement": statements})
+    text = re.sub(r"\$\{AWS::Partition\}", "aws-us-gov", text)
+    text = re.sub(r"\$\{AWS::AccountId\}", "123456789012", text)
+    text = text.replace('{"Fn::Sub": ', "").replace('"}', '"')
+    # Then it fits, with white space left out as IAM counts
+    assert len(re.sub(r"\s", "", text)) < ROLE_INLINE_POLICY_LIMIT
