@@ -20,6 +20,8 @@ from tests.conftest import FAST, Inbox, artifact, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
+# moto's default account is Sunset's own in the sandbox.
+HOME_ACCOUNT = "123456789012"
 ACCOUNT = "210987654321"
 REGION = "eu-west-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sunset-target"
@@ -48,21 +50,43 @@ def snapshots_of(session: Any, service: SampleService) -> int:
     return len(session.client("ec2").describe_snapshots(Filters=filters)["Snapshots"])
 
 
+def account_of(client: Any) -> str:
+    """The account moto runs a call of `client` in: the one its credentials belong to."""
+    from moto.iam.models import get_account_id_from
+
+    # botocore keeps a client's credentials with its request signer.
+    return get_account_id_from(client._request_signer._credentials.access_key)
+
+
 @pytest.fixture
-def regions(sandbox: Sandbox) -> Iterator[list[tuple[str, str, str]]]:
-    """(function, IAM prefix of the call, Region it went to) for every call of a handler."""
+def places(sandbox: Sandbox) -> Iterator[list[tuple[str, str, str, str]]]:
+    """(function, IAM prefix, account, Region) of every call of a handler: where it went."""
     lambdas = sandbox.lambdas
     assert lambdas is not None
-    made: list[tuple[str, str, str]] = []
+    made: list[tuple[str, str, str, str]] = []
 
     def noted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
         if lambdas.current is not None:
             prefix = client.meta.service_model.signing_name
-            made.append((lambdas.current, prefix, client.meta.region_name))
+            made.append((lambdas.current, prefix, account_of(client), client.meta.region_name))
         return call(client, operation, params)
 
     with api_calls(noted):
         yield made
+
+
+def misplaced(
+    places: list[tuple[str, str, str, str]], home: tuple[str, str], target: tuple[str, str]
+) -> list[tuple[str, str, str, str]]:
+    """The calls that did not go where they belong: Sunset's own state to `home`, the
+    service's resources to `target` (each an account and a Region)."""
+    return sorted(
+        {
+            (function, prefix, account, region)
+            for function, prefix, account, region in places
+            if (account, region) != (home if prefix in HOME_PREFIXES else target)
+        }
+    )
 
 
 def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_stays_up(
@@ -70,7 +94,7 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     there: boto3.Session,
     remote: SampleService,
     inbox: Inbox,
-    regions: list[tuple[str, str, str]],
+    places: list[tuple[str, str, str, str]],
 ) -> None:
     # Given the same service in Sunset's own account and in the target's
     home = seed_sample_service(sandbox.session)
@@ -92,17 +116,10 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     # and the twin at home is untouched, not even snapshotted
     assert service_state(sandbox, sample_shape(home)) == home_before
     assert snapshots_of(sandbox.session, home) == 0
-    # and every call went to the right place: the service's resources in the target's Region,
-    # Sunset's own state in its own
-    misplaced = sorted(
-        {
-            (function, prefix, region)
-            for function, prefix, region in regions
-            if region != (sandbox.region if prefix in HOME_PREFIXES else REGION)
-        }
-    )
-    assert misplaced == []
-    assert {prefix for _, prefix, region in regions if region == REGION} >= {
+    # and every call went to the right place: the service's resources to the target's account
+    # and Region, Sunset's own state to its own
+    assert misplaced(places, (HOME_ACCOUNT, sandbox.region), (ACCOUNT, REGION)) == []
+    assert {prefix for _, prefix, account, _ in places if account == ACCOUNT} >= {
         "sagemaker",
         "ec2",
         "rds",
@@ -131,10 +148,16 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     assert service_state(sandbox, sample_shape(home)) == home_before
 
 
-def test_a_failed_run_rolls_back_in_the_target(
-    sandbox: Sandbox, there: boto3.Session, remote: SampleService
+def test_a_failed_run_rolls_back_in_the_target_in_the_same_region(
+    sandbox: Sandbox, places: list[tuple[str, str, str, str]]
 ) -> None:
-    # Given a run in the target whose Validate step crashes once everything is down
+    # Given a target in another account of Sunset's own Region (the common case: the Region
+    # alone does not tell the accounts' calls apart), and a run there whose Validate step
+    # crashes once everything is down
+    there = sandbox.session_in(ACCOUNT, sandbox.region)
+    remote = seed_sample_service(there)
+    home = seed_sample_service(sandbox.session)
+    home_before = service_state(sandbox, sample_shape(home))
     before = service_state(there, sample_shape(remote))
 
     def crash(*_args: Any) -> None:
@@ -142,12 +165,18 @@ def test_a_failed_run_rolls_back_in_the_target(
 
     sandbox.before("ValidateShutdownFunction", crash)
     # When it runs
+    target = {**TARGET, "region": sandbox.region}
     run = sandbox.run(
-        "decommission", remote.request(target=TARGET, backup=FAST), name="far-rollback"
+        "decommission", remote.request(target=target, backup=FAST), name="far-rollback"
     )
     # Then the rollback puts the service back, in the target
     assert "Rolled back" in run.states_entered, run.cause
     assert service_state(there, sample_shape(remote)) == before
+    # and nothing happened to the twin at home, every call having gone to its account
+    assert service_state(sandbox, sample_shape(home)) == home_before
+    assert snapshots_of(sandbox.session, home) == 0
+    home_place = (HOME_ACCOUNT, sandbox.region)
+    assert misplaced(places, home_place, (ACCOUNT, sandbox.region)) == []
 
 
 def test_a_role_sunset_cannot_assume_refuses_the_run_before_anything(
@@ -216,3 +245,70 @@ def test_a_throttled_assume_role_is_retried() -> None:
         assert throttled == ["PrepareFunction"]
         assert run.status == "SUCCEEDED", run.cause
         assert endpoints_in(there) == []
+
+
+def test_a_target_run_stopped_by_hand_is_closed_in_the_target(
+    sandbox: Sandbox, there: boto3.Session, remote: SampleService, inbox: Inbox
+) -> None:
+    # Given a run in the target stopped by hand as its restore tests start (the step still
+    # runs to its end: on AWS a Lambda invocation in flight is not stopped with its execution)
+    execution: list[str] = []
+
+    def stop(_logical_id: str, _event: Any) -> None:
+        if execution:
+            sandbox.client("stepfunctions").stop_execution(executionArn=execution.pop())
+
+    sandbox.before("StartRestoreTestsFunction", stop)
+    request = remote.request(target=TARGET, backup={**FAST, "restore_test": True})
+    arn = sandbox.start("decommission", request, name="far-stopped")
+    execution.append(arn)
+    # When the execution ends outside its own paths, and the abandoned-run rule closes it
+    run = sandbox.wait(arn)
+    assert run.status == "ABORTED"
+    incident = inbox.wait_for("INCIDENT")
+    # Then the restore tests' copies it had made in the target are deleted there
+    tests = manifest_of(sandbox, "far-stopped")["backups"]["restore_tests"]
+    volumes = [t["restored_id"] for t in tests if t["kind"] == "ebs"]
+    assert volumes, "the step made no copy: nothing was tested"
+    ec2 = there.client("ec2")
+    left = ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": volumes}])["Volumes"]
+    assert left == []
+    assert incident.facts["failed_step"] == "Start restore tests"
+    assert lock_holder(sandbox, remote.name) is None
+
+
+def test_an_incident_goes_out_when_the_target_no_longer_answers_sunset(
+    sandbox: Sandbox, there: boto3.Session, remote: SampleService, inbox: Inbox
+) -> None:
+    # Given a run with restore tests that fails once its snapshots exist, before any copy is
+    # made, and a target whose role stopped letting Sunset in meanwhile (its trust changed)
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def crash(*_args: Any) -> None:
+        raise RuntimeError("injected")
+
+    def locked_out(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if lambdas.current == "IncidentFunction" and account_of(client) == ACCOUNT:
+            raise ClientError(
+                {
+                    "Error": {"Code": "AccessDenied", "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "injected"},
+                },
+                operation,
+            )
+        return call(client, operation, params)
+
+    sandbox.before("VerifyBackupsFunction", crash)
+    request = remote.request(target=TARGET, backup={**FAST, "restore_test": True})
+    # When the run fails and its incident path cannot look in the target for copies
+    with api_calls(locked_out):
+        run = sandbox.run("decommission", request, name="locked-out")
+    # Then INCIDENT still goes out, the lock is given back, and people are told which copies
+    # could not be looked for
+    assert run.status == "FAILED"
+    assert "Run failed, incident not reported" not in run.states_entered
+    incident = inbox.wait_for("INCIDENT")
+    assert incident.facts["failed_step"] == "Verify backups"
+    assert "not looked for: AccessDenied" in incident.body
+    assert lock_holder(sandbox, remote.name) is None

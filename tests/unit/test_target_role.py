@@ -32,6 +32,41 @@ def test_the_target_role_grants_nothing_on_sunsets_own_resources() -> None:
     actions = {action for statement in statements for action in statement["Action"]}
     assert "sagemaker:DeleteEndpoint" in actions
     assert not {a for a in actions if a.split(":")[0] in {"dynamodb", "s3", "sns", "states"}}
+    # nor on the stack's own resources (its topic's key): nothing refers to one
+    text = json.dumps(statements)
+    assert '"Ref"' not in text and "Fn::GetAtt" not in text
+    assert "NotificationKey" not in text
+
+
+def test_the_target_role_may_use_the_services_keys_in_any_region() -> None:
+    # Restoring an encrypted snapshot, or re-creating an endpoint whose config names a key,
+    # uses the service's KMS keys through EC2, RDS and SageMaker, in the target's Region
+    statements = target_statements(load_template(ROOT / "template.yaml"))
+    via: set[str] = set()
+    for statement in statements:
+        if any(action.startswith("kms:") for action in statement["Action"]):
+            services = statement["Condition"]["StringLike"]["kms:ViaService"]
+            via |= {services} if isinstance(services, str) else set(services)
+    assert via == {"ec2.*.amazonaws.com", "rds.*.amazonaws.com", "sagemaker.*.amazonaws.com"}
+
+
+def test_only_the_stacks_function_roles_are_trusted() -> None:
+    template = load_template(ROOT / "template.yaml")
+    # Given the functions' roles under the stack's path
+    assert template["Globals"]["Function"]["RolePath"] == {"Fn::Sub": "/${AWS::StackName}/"}
+    # Then the target role trusts that path in Sunset's account, and nothing wider
+    role = load_template(ROOT / "target-role.yaml")["Resources"]["SunsetTargetRole"]
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {
+        "AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${SunsetAccountId}:root"}
+    }
+    assert trust["Condition"] == {
+        "ArnLike": {
+            "aws:PrincipalArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:iam::${SunsetAccountId}:role/${SunsetStackName}/*"
+            }
+        }
+    }
 
 
 def test_the_target_role_policy_fits_iam_inline_policy_limit() -> None:

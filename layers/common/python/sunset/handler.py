@@ -85,7 +85,8 @@ def handler_for(event_model: type[Event], call: Callable[[Event, Toolkit], BaseM
             )
             target = target_of(parsed)
             if target is not None and run_id is not None:
-                kit = kit.in_target(target, run_id)
+                restore_id = getattr(getattr(parsed, "restore", None), "restore_id", None)
+                kit = kit.in_target(target, restore_id or run_id)
             result = call(parsed, kit).model_dump(mode="json")
         logger.info("step done", extra={"outcome": result.get("summary") or result.get("status")})
         return result

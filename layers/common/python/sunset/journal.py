@@ -11,6 +11,7 @@ run's actions can be compared entry for entry.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -97,11 +98,18 @@ class Toolkit:
         return self.home_aws or self.aws
 
     def in_target(self, target: Target, run_id: str) -> Toolkit:
-        """This toolkit, with `aws` calling the target's account and Region as its role."""
+        """This toolkit, with `aws` calling the target's account and Region as its role.
+        `run_id` (a restore's id for a restore) names the role's session: the target's
+        CloudTrail shows it as who made each call."""
         home = self.home
-        # RoleSessionName allows 64 characters of [\w+=,.@-]; a run id is [A-Za-z0-9_-].
-        assumed = home.assume(target.role_arn, target.region, f"sunset-{run_id}"[:64])
+        assumed = home.assume(target.role_arn, target.region, role_session_name(run_id))
         return replace(self, aws=assumed, home_aws=home)
+
+
+def role_session_name(run_id: str) -> str:
+    """`sunset-<run id>` as AssumeRole takes it: at most 64 of [A-Za-z0-9+=,.@_-]. An execution
+    named by hand may hold other characters (Step Functions allows most of Unicode)."""
+    return re.sub(r"[^A-Za-z0-9+=,.@_-]", "-", f"sunset-{run_id}")[:64]
 
 
 class Journal:

@@ -60,9 +60,11 @@ class ExplicitResources(_Strict):
         return not any(getattr(self, name) for name in type(self).model_fields)
 
 
-# An IAM role in the target account: arn:<partition>:iam::<account>:role[/path]/<name>.
+# An IAM role in the target account, with no path: arn:<partition>:iam::<account>:role/<name>.
+# Sunset's functions may assume only roles named TargetRoleName at the root (template.yaml),
+# which is where target-role.yaml creates it.
 _ROLE_ARN = re.compile(
-    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/[\w+=,.@/-]{1,512}$"
+    r"^arn:(?P<partition>aws|aws-cn|aws-us-gov):iam::(?P<account>\d{12}):role/[\w+=,.@-]{1,64}$"
 )
 
 
@@ -96,8 +98,8 @@ class Target(_Strict):
     def _a_role_arn(cls, arn: str) -> str:
         if _ROLE_ARN.match(arn) is None:
             raise ValueError(
-                f"{arn!r} is not an IAM role ARN such as "
-                "arn:aws:iam::123456789012:role/SunsetTarget"
+                f"{arn!r} is not the ARN of a role with no path, such as "
+                "arn:aws:iam::123456789012:role/sunset-target"
             )
         return arn
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -182,9 +182,23 @@ ASSUMED_SECONDS = 3_600
 ASSUMED_MARGIN_SECONDS = 1_200
 
 
-@cache
+# One AwsClients per Region for the life of the process (the Lambda execution environment).
+_SHARED: dict[str | None, AwsClients] = {}
+
+
 def shared_clients(region: str | None) -> AwsClients:
-    """One AwsClients per region for the life of the process (the Lambda execution
-    environment): building a session and its clients loads and parses botocore's service
-    models, which cost more than most of Sunset's steps if paid again on every invocation."""
-    return AwsClients(boto3.Session(region_name=region))
+    """The process's clients for `region`: building a session and its clients loads and parses
+    botocore's service models, which cost more than most of Sunset's steps if paid again on
+    every invocation."""
+    clients = _SHARED.get(region)
+    if clients is None:
+        clients = _SHARED[region] = AwsClients(boto3.Session(region_name=region))
+    return clients
+
+
+def forget_assumed_roles() -> None:
+    """Drop every role's clients the shared ones assumed. For the sandbox, whose moto forgets
+    its credentials between runs: moto would run a call made with forgotten credentials in its
+    default account, Sunset's own, instead of the target's."""
+    for clients in _SHARED.values():
+        clients._assumed.clear()

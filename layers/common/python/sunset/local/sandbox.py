@@ -24,6 +24,7 @@ import botocore.loaders
 import botocore.session
 
 from sunset.aws import pacing
+from sunset.aws.clients import forget_assumed_roles
 from sunset.executions import ExecutionError, Executions, Run
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
 from sunset.local.endpoints import EndpointControl
@@ -137,6 +138,7 @@ class Sandbox(Executions):
         logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        forget_assumed_roles()
         try:
             self._parsed_definitions.install()
             self._retry_pauses.install()

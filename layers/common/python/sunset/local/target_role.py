@@ -15,6 +15,7 @@ two cannot drift: regenerate with `python -m sunset.local.target_role > target-r
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,11 @@ import yaml
 from sunset.local.least_privilege import is_read
 from sunset.local.template import load_template
 
-# IAM prefixes of Sunset's own resources, which stay in its own account.
-HOME_PREFIXES = frozenset({"dynamodb", "s3", "sns", "states", "sqs", "kms", "scheduler", "sts"})
+# IAM prefixes of services Sunset uses only for its own state, in its own account. KMS is not
+# one: restore tests and endpoint re-creation use the service's keys too. A statement on one
+# of the stack's own resources (its bucket, table, topic key...) is Sunset's, whatever the
+# service.
+HOME_PREFIXES = frozenset({"dynamodb", "s3", "sns", "states", "sqs", "scheduler", "sts"})
 
 _HEADER = """\
 # Generated from template.yaml by `python -m sunset.local.target_role`: do not edit by hand.
@@ -33,7 +37,25 @@ _HEADER = """\
 """
 
 
+def _names_the_stack(value: Any, logical_ids: set[str]) -> bool:
+    """Whether `value` (a statement's Resource) refers to one of the template's own resources:
+    a Ref, a GetAtt, or a ${LogicalId...} in a Sub."""
+    if isinstance(value, dict):
+        if "Ref" in value or "Fn::GetAtt" in value:
+            target = value.get("Ref") or value["Fn::GetAtt"]
+            name = target[0] if isinstance(target, list) else str(target).split(".")[0]
+            return name in logical_ids
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+            named = re.findall(r"\$\{([A-Za-z0-9]+)[.}]", value["Fn::Sub"])
+            return any(name in logical_ids for name in named)
+        return any(_names_the_stack(item, logical_ids) for item in value.values())
+    if isinstance(value, list):
+        return any(_names_the_stack(item, logical_ids) for item in value)
+    return False
+
+
 def _function_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    own = set(template["Resources"])
     statements: list[dict[str, Any]] = []
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -47,7 +69,7 @@ def _function_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
                 actions = statement["Action"]
                 actions = [actions] if isinstance(actions, str) else list(actions)
                 prefixes = {action.split(":", 1)[0] for action in actions}
-                if prefixes <= HOME_PREFIXES:
+                if prefixes <= HOME_PREFIXES or _names_the_stack(statement["Resource"], own):
                     continue
                 if prefixes & HOME_PREFIXES:
                     raise ValueError(
@@ -62,11 +84,27 @@ def _any_region(value: Any) -> Any:
     """`value` with ${AWS::Region} replaced by *, in every Fn::Sub."""
     if isinstance(value, dict):
         if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-            return {"Fn::Sub": value["Fn::Sub"].replace("${AWS::Region}", "*")}
+            text = value["Fn::Sub"].replace("${AWS::Region}", "*")
+            return {"Fn::Sub": text} if "${" in text else text
         return {key: _any_region(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_any_region(item) for item in value]
     return value
+
+
+def _any_region_condition(condition: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A condition with ${AWS::Region} widened to *, which only the *Like operators read as a
+    wildcard: under any other, widening would deny instead, so it is refused."""
+    if condition is None:
+        return None
+    for operator, tests in condition.items():
+        if "${AWS::Region}" in json.dumps(tests) and "Like" not in operator:
+            raise ValueError(
+                f"a {operator} condition names ${{AWS::Region}}: the target role serves every "
+                "Region, and * is a wildcard only under StringLike or ArnLike"
+            )
+    widened: dict[str, Any] = _any_region(condition)
+    return widened
 
 
 def target_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +112,7 @@ def target_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for statement in _function_statements(template):
         resource = _any_region(statement["Resource"])
-        condition = statement.get("Condition")
+        condition = _any_region_condition(statement.get("Condition"))
         key = json.dumps([resource, condition], sort_keys=True)
         entry = merged.setdefault(
             key,
@@ -122,8 +160,8 @@ def target_role_template(template: dict[str, Any]) -> dict[str, Any]:
             "SunsetStackName": {
                 "Type": "String",
                 "Default": "sunset",
-                "Description": "The name of Sunset's stack there: only its functions' roles "
-                "may assume this role.",
+                "Description": "The name of Sunset's stack there: the roles under its path "
+                "(its functions') may assume this role.",
             },
             "RoleName": {
                 "Type": "String",
@@ -152,11 +190,12 @@ def target_role_template(template: dict[str, Any]) -> dict[str, Any]:
                                 },
                                 "Action": "sts:AssumeRole",
                                 "Condition": {
-                                    # SAM names each function's role <stack>-<Function>Role-<id>.
+                                    # template.yaml puts its functions' roles, and nothing
+                                    # else, under the path /<stack name>/ (RolePath).
                                     "ArnLike": {
                                         "aws:PrincipalArn": {
                                             "Fn::Sub": "arn:${AWS::Partition}:iam::"
-                                            "${SunsetAccountId}:role/${SunsetStackName}-*"
+                                            "${SunsetAccountId}:role/${SunsetStackName}/*"
                                         }
                                     }
                                 },

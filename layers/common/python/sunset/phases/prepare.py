@@ -79,8 +79,9 @@ def reach_target(target: Target, run_id: str, kit: Toolkit) -> None:
             raise
         raise InvalidRequest(
             f"invalid request: target.role_arn: Sunset cannot assume {target.role_arn} "
-            f"({error_code(exc)}: {error_message(exc)}); the role must trust the Sunset "
-            "functions' roles (docs/targets.md); nothing was done"
+            f"({error_code(exc)}: {error_message(exc)}); the role must exist, trust this "
+            "stack's functions, and be named as the stack's TargetRoleName, as "
+            "target-role.yaml makes it (docs/targets.md); nothing was done"
         ) from None
 
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from sunset.aws import ec2, rds
 from sunset.aws.clients import AwsClients
+from sunset.aws.errors import error_code
 from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, BackupDeadlineExceeded, BackupFailed, SunsetError
 from sunset.journal import Journal, Toolkit, running_phase
@@ -325,18 +326,25 @@ def delete_copies(aws: AwsClients, journal: Journal, manifest: Manifest) -> list
         if not any(t.snapshot_id == record.snapshot_id for t in manifest.backups.restore_tests):
             orphan = _test_of(record, manifest.run_id, journal.now(), "unknown")
             orphan.result = "failed"
-            if record.kind == "ebs":
-                found = list(ec2.volumes_with_tags(aws.ec2, _copy_tags(manifest, record)))
-                if not found:
+            try:
+                if record.kind == "ebs":
+                    found = list(ec2.volumes_with_tags(aws.ec2, _copy_tags(manifest, record)))
+                    if not found:
+                        continue
+                    orphan.restored_id = found[0]["VolumeId"]
+                elif _status(aws, orphan) in GONE:
                     continue
-                orphan.restored_id = found[0]["VolumeId"]
-            elif _status(aws, orphan) in GONE:
+            except (ClientError, BotoCoreError) as exc:
+                # The incident path must still tell people: name what could not be looked
+                # for (a target's role that stopped working, AWS not answering).
+                why = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+                remaining.append(f"any copy of {record.snapshot_id} (not looked for: {why})")
                 continue
             manifest.backups.restore_tests.append(orphan)
     for test in manifest.backups.restore_tests:
         try:
             _delete(aws, journal, test)
-        except (AwsCallFailed, CleanUpPending, ClientError):
+        except (AwsCallFailed, CleanUpPending, ClientError, BotoCoreError):
             remaining.append(test.restored_id)
     return remaining
 
