@@ -10,7 +10,7 @@ against the function's policies.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,15 @@ def _allowed(resource: dict[str, Any], resources: dict[str, Any] | None = None) 
                         granted = statement["Action"]
                         actions += [granted] if isinstance(granted, str) else granted
     return actions
+
+
+def _denied(calls: set[tuple[str, str]], allowed: Callable[[str], list[str]]) -> list[str]:
+    """`function: action` for each call that what `allowed(function)` grants does not allow."""
+    return sorted(
+        f"{function}: {action}"
+        for function, action in calls
+        if not any(fnmatch.fnmatchcase(action, granted) for granted in allowed(function))
+    )
 
 
 def _action(service_model: Any, operation: str) -> str:
@@ -138,14 +147,7 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     assert sandbox.wait(arn).error == "Cancelled"
     # When each recorded call is checked against the template
     resources = load_template(ROOT / "template.yaml")["Resources"]
-    denied = sorted(
-        f"{function}: {action}"
-        for function, action in calls
-        if not any(
-            fnmatch.fnmatchcase(action, granted)
-            for granted in _allowed(resources[function], resources)
-        )
-    )
+    denied = _denied(calls, lambda function: _allowed(resources[function], resources))
     # Then nothing would be denied on AWS, and the check saw every function at work
     assert denied == [], "\n".join(denied)
     functions = {function for function, _ in calls}
@@ -195,21 +197,10 @@ def test_a_target_run_needs_only_assume_role_at_home_and_target_role_yaml_there(
     assert ("PrepareFunction", "sts:AssumeRole") in at_home
     at_home |= {(function, "sts:AssumeRole") for function, _ in in_target}
     resources = load_template(ROOT / "template.yaml")["Resources"]
-    denied = sorted(
-        f"{function}: {action}"
-        for function, action in at_home
-        if not any(
-            fnmatch.fnmatchcase(action, granted)
-            for granted in _allowed(resources[function], resources)
-        )
-    )
+    denied = _denied(at_home, lambda function: _allowed(resources[function], resources))
     assert denied == [], "\n".join(denied)
     # and in the target, the role target-role.yaml creates allowed every call
     role = load_template(ROOT / "target-role.yaml")["Resources"]["SunsetTargetRole"]
-    denied = sorted(
-        f"{function}: {action}"
-        for function, action in in_target
-        if not any(fnmatch.fnmatchcase(action, granted) for granted in _allowed(role))
-    )
+    denied = _denied(in_target, lambda _function: _allowed(role))
     assert denied == [], "\n".join(denied)
     assert {action.split(":")[0] for _, action in in_target} >= {"sagemaker", "ec2", "rds"}
