@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -89,6 +90,32 @@ def misplaced(
     )
 
 
+@contextmanager
+def assume_role_denied(sandbox: Sandbox) -> Iterator[None]:
+    """Each AssumeRole a handler makes is denied, as IAM denies a role that does not trust
+    Sunset's functions (moto checks no trust policy)."""
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def untrusted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if operation == "AssumeRole" and lambdas.current is not None:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "AccessDenied",
+                        "Message": f"User: arn:aws:sts::{HOME_ACCOUNT}:assumed-role/sunset "
+                        f"is not authorized to perform: sts:AssumeRole on resource: {ROLE}",
+                    },
+                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "injected"},
+                },
+                operation,
+            )
+        return call(client, operation, params)
+
+    with api_calls(untrusted):
+        yield
+
+
 def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_stays_up(
     sandbox: Sandbox,
     there: boto3.Session,
@@ -140,7 +167,15 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     )
     assert lock_holder(sandbox, remote.name) is None
 
-    # When the run is recommissioned
+    # When the role is no longer Sunset's to assume, a recommission is refused up front
+    with assume_role_denied(sandbox):
+        refused = sandbox.run("recommission", {"run_id": "far-away", **FAST}, name="refused")
+    assert (refused.status, refused.error) == ("FAILED", "InvalidRequest")
+    assert f"run far-away's target.role_arn: Sunset cannot assume {ROLE}" in str(refused.cause)
+    assert lock_holder(sandbox, remote.name) is None
+    assert endpoints_in(there) == []
+
+    # When the run is recommissioned with the role back
     restore = sandbox.run("recommission", {"run_id": "far-away", **FAST}, name="come-back")
     # Then the service is back there as it was, and the twin at home is still untouched
     assert restore.status == "SUCCEEDED", restore.cause
@@ -182,27 +217,8 @@ def test_a_failed_run_rolls_back_in_the_target_in_the_same_region(
 def test_a_role_sunset_cannot_assume_refuses_the_run_before_anything(
     sandbox: Sandbox, there: boto3.Session, remote: SampleService, inbox: Inbox
 ) -> None:
-    # Given a target whose role does not trust Sunset
-    lambdas = sandbox.lambdas
-    assert lambdas is not None
-
-    def untrusted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        if operation == "AssumeRole" and lambdas.current is not None:
-            raise ClientError(
-                {
-                    "Error": {
-                        "Code": "AccessDenied",
-                        "Message": f"User: arn:aws:sts::123456789012:assumed-role/sunset-Prepare "
-                        f"is not authorized to perform: sts:AssumeRole on resource: {ROLE}",
-                    },
-                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "injected"},
-                },
-                operation,
-            )
-        return call(client, operation, params)
-
-    # When a run names it
-    with api_calls(untrusted):
+    # Given a target whose role does not trust Sunset, when a run names it
+    with assume_role_denied(sandbox):
         run = sandbox.run("decommission", remote.request(target=TARGET), name="untrusted")
     # Then Prepare refuses the run, naming the role and why, and nothing was done anywhere
     assert (run.status, run.error) == ("FAILED", "InvalidRequest")

@@ -68,17 +68,18 @@ def lock_lifetime(
     return margin_seconds + math.ceil(waits)
 
 
-def reach_target(target: Target, run_id: str, kit: Toolkit) -> None:
+def reach_target(target: Target, run_id: str, kit: Toolkit, field: str = "target.role_arn") -> None:
     """Assume the target's role once before anything else, so that a role Sunset may not
     assume refuses the run (nothing touched, no notice sent) instead of failing it later.
-    A throttled or passing failure is not a refusal: the state machine retries Prepare."""
+    A throttled or passing failure is not a refusal: the state machine retries the step.
+    `field` names where the role comes from, for the refusal."""
     try:
         kit.in_target(target, run_id).aws.credentials()
     except ClientError as exc:
         if retry_as(exc) is not None:
             raise
         raise InvalidRequest(
-            f"invalid request: target.role_arn: Sunset cannot assume {target.role_arn} "
+            f"invalid request: {field}: Sunset cannot assume {target.role_arn} "
             f"({error_code(exc)}: {error_message(exc)}); the role must exist, trust this "
             "stack's functions, and be named as the stack's TargetRoleName, as "
             "target-role.yaml makes it (docs/targets.md); nothing was done"

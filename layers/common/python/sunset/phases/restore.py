@@ -41,6 +41,7 @@ from sunset.manifest import (
     RestoreRecord,
 )
 from sunset.phases.finish import readable_cause
+from sunset.phases.prepare import reach_target
 from sunset.phases.results import PhaseResult
 from sunset.request import MAX_POLLS, parse_recommission
 from sunset.tags import as_tag_list, is_protected, settable
@@ -103,6 +104,10 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
             f"invalid request: run_id: {request.run_id} was a dry run; it changed nothing, so "
             "there is nothing to restore"
         )
+    target = manifest.request.target
+    if target is not None:
+        # As Prepare does: a role Sunset can no longer assume refuses the restore up front.
+        reach_target(target, event.restore_id, kit, f"run {request.run_id}'s target.role_arn")
     run = RunContext(
         run_id=manifest.run_id,
         service=manifest.service,
@@ -131,6 +136,13 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
             journal.record(
                 "lock service", f"service/{run.service}", "ok", detail=f"lock held by {holder}"
             )
+            if target is not None:
+                journal.record(
+                    "assume target role",
+                    target.role_arn,
+                    "ok",
+                    detail=f"the service's resources are called in {target.name}",
+                )
     except BaseException:
         kit.runs.release_lock(run.service, holder)
         raise
