@@ -293,23 +293,36 @@ def test_a_target_run_stopped_by_hand_is_closed_in_the_target(
     assert lock_holder(sandbox, remote.name) is None
 
 
-def test_an_incident_goes_out_when_the_target_no_longer_answers_sunset(
-    sandbox: Sandbox, there: boto3.Session, remote: SampleService, inbox: Inbox
+@pytest.mark.parametrize(
+    ("code", "times", "told"),
+    [
+        # the target's role stopped letting Sunset in (its trust changed): INCIDENT still goes
+        # out, and says which copies could not be looked for
+        ("AccessDenied", None, "not looked for: AccessDenied"),
+        # a throttle passes: the step is retried and looks again, nothing is given up
+        ("RequestLimitExceeded", 1, None),
+    ],
+)
+def test_the_incident_path_looks_for_copies_in_a_target_that_fails_it(
+    sandbox: Sandbox, remote: SampleService, inbox: Inbox, code: str, times: int | None, told: str
 ) -> None:
     # Given a run with restore tests that fails once its snapshots exist, before any copy is
-    # made, and a target whose role stopped letting Sunset in meanwhile (its trust changed)
+    # made, and the incident path's calls to the target failing with `code`, `times` times
     lambdas = sandbox.lambdas
     assert lambdas is not None
+    failed: list[str] = []
 
     def crash(*_args: Any) -> None:
         raise RuntimeError("injected")
 
-    def locked_out(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        if lambdas.current == "IncidentFunction" and account_of(client) == ACCOUNT:
+    def failing(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        in_target = lambdas.current == "IncidentFunction" and account_of(client) == ACCOUNT
+        if in_target and (times is None or len(failed) < times):
+            failed.append(operation)
             raise ClientError(
                 {
-                    "Error": {"Code": "AccessDenied", "Message": "injected"},
-                    "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "injected"},
+                    "Error": {"Code": code, "Message": "injected"},
+                    "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "injected"},
                 },
                 operation,
             )
@@ -317,14 +330,17 @@ def test_an_incident_goes_out_when_the_target_no_longer_answers_sunset(
 
     sandbox.before("VerifyBackupsFunction", crash)
     request = remote.request(target=TARGET, backup={**FAST, "restore_test": True})
-    # When the run fails and its incident path cannot look in the target for copies
-    with api_calls(locked_out):
-        run = sandbox.run("decommission", request, name="locked-out")
-    # Then INCIDENT still goes out, the lock is given back, and people are told which copies
-    # could not be looked for
+    # When the run fails
+    with api_calls(failing):
+        run = sandbox.run("decommission", request, name="incident-in-target")
+    # Then INCIDENT goes out from the incident path itself, and the lock is given back
+    assert failed, "no call to the target failed: nothing was tested"
     assert run.status == "FAILED"
     assert "Run failed, incident not reported" not in run.states_entered
     incident = inbox.wait_for("INCIDENT")
     assert incident.facts["failed_step"] == "Verify backups"
-    assert "not looked for: AccessDenied" in incident.body
+    if told is None:
+        assert "not looked for" not in incident.body
+    else:
+        assert told in incident.body
     assert lock_holder(sandbox, remote.name) is None

@@ -168,6 +168,11 @@ def test_a_target_names_its_account_region_and_role() -> None:
             {"target": {**TARGET, "role_arn": "arn:aws:iam::123456789012:role/sunset-target"}},
             "target: role_arn is in account 123456789012, the target is account 210987654321",
         ),
+        (
+            # IAM names are ASCII: refused here rather than by AssumeRole
+            {"target": {**TARGET, "role_arn": "arn:aws:iam::210987654321:role/sünset"}},
+            "target.role_arn: 'arn:aws:iam::210987654321:role/sünset' is not the ARN of a role",
+        ),
         ({"target": {"account": "210987654321"}}, "target.region: field required"),
         ({"target": {**TARGET, "profile": "prod"}}, "target.profile: unknown field"),
     ],

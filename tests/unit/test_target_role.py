@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from sunset.local import least_privilege
 from sunset.local.target_role import render, target_statements
 from sunset.local.template import load_template
@@ -78,3 +80,20 @@ def test_the_target_role_policy_fits_iam_inline_policy_limit() -> None:
     text = text.replace('{"Fn::Sub": ', "").replace('"}', '"')
     # Then it fits, with white space left out as IAM counts
     assert len(re.sub(r"\s", "", text)) < ROLE_INLINE_POLICY_LIMIT
+
+
+def test_a_region_in_a_condition_is_widened_only_where_it_widens_the_grant() -> None:
+    # Given a function statement whose condition names the Region under StringNotLike, where
+    # * would deny more instead of granting more
+    template = load_template(ROOT / "template.yaml")
+    statement = {
+        "Effect": "Allow",
+        "Action": "ec2:CreateSnapshot",
+        "Resource": "*",
+        "Condition": {"StringNotLike": {"aws:RequestedRegion": {"Fn::Sub": "${AWS::Region}"}}},
+    }
+    policies = template["Resources"]["BackupFunction"]["Properties"]["Policies"]
+    policies.append({"Statement": [statement]})
+    # Then the role is not drawn
+    with pytest.raises(ValueError, match="StringNotLike condition names"):
+        target_statements(template)

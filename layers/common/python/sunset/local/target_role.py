@@ -69,6 +69,11 @@ def _function_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
                 actions = statement["Action"]
                 actions = [actions] if isinstance(actions, str) else list(actions)
                 prefixes = {action.split(":", 1)[0] for action in actions}
+                if "Resource" not in statement:
+                    raise ValueError(
+                        f"{logical_id}: a statement with no Resource (NotResource?) cannot be "
+                        "sorted into Sunset's own or the service's"
+                    )
                 if prefixes <= HOME_PREFIXES or _names_the_stack(statement["Resource"], own):
                     continue
                 if prefixes & HOME_PREFIXES:
@@ -98,10 +103,11 @@ def _any_region_condition(condition: dict[str, Any] | None) -> dict[str, Any] | 
     if condition is None:
         return None
     for operator, tests in condition.items():
-        if "${AWS::Region}" in json.dumps(tests) and "Like" not in operator:
+        widens = "Like" in operator and "NotLike" not in operator
+        if "${AWS::Region}" in json.dumps(tests) and not widens:
             raise ValueError(
                 f"a {operator} condition names ${{AWS::Region}}: the target role serves every "
-                "Region, and * is a wildcard only under StringLike or ArnLike"
+                "Region, and * widens a grant only under StringLike or ArnLike"
             )
     widened: dict[str, Any] = _any_region(condition)
     return widened

@@ -255,10 +255,11 @@ class _Closer:
 
     def in_target_of(self, manifest: Manifest) -> Toolkit:
         """The toolkit for the run's service: its target's account and Region, if it has one.
-        Closing a run may delete a restore test's copies, and they live with the service."""
+        Closing a run may delete a restore test's copies, and they live with the service. The
+        role's session is named after the execution being closed (a run, or a restore)."""
         target = manifest.request.target
         if target is not None:
-            self.kit = self.kit.in_target(target, manifest.run_id)
+            self.kit = self.kit.in_target(target, self.detail.name)
         return self.kit
 
     def restore_failed(self, manifest: Manifest, record: RestoreRecord, holder: str) -> None:

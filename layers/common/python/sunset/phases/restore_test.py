@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from sunset.aws import ec2, rds
 from sunset.aws.clients import AwsClients
-from sunset.aws.errors import error_code
+from sunset.aws.errors import error_code, retry_as
 from sunset.context import RunContext
 from sunset.errors import AwsCallFailed, BackupDeadlineExceeded, BackupFailed, SunsetError
 from sunset.journal import Journal, Toolkit, running_phase
@@ -335,8 +335,10 @@ def delete_copies(aws: AwsClients, journal: Journal, manifest: Manifest) -> list
                 elif _status(aws, orphan) in GONE:
                     continue
             except (ClientError, BotoCoreError) as exc:
-                # The incident path must still tell people: name what could not be looked
-                # for (a target's role that stopped working, AWS not answering).
+                if retry_as(exc) is not None:
+                    raise  # throttled or passing: the step is retried, the copy looked for again
+                # The incident path must still tell people: name what could not be looked for
+                # (a target's role that stopped letting Sunset in, say).
                 why = error_code(exc) if isinstance(exc, ClientError) else type(exc).__name__
                 remaining.append(f"any copy of {record.snapshot_id} (not looked for: {why})")
                 continue
@@ -344,7 +346,11 @@ def delete_copies(aws: AwsClients, journal: Journal, manifest: Manifest) -> list
     for test in manifest.backups.restore_tests:
         try:
             _delete(aws, journal, test)
-        except (AwsCallFailed, CleanUpPending, ClientError, BotoCoreError):
+        except (ClientError, BotoCoreError) as exc:
+            if retry_as(exc) is not None:
+                raise
+            remaining.append(test.restored_id)
+        except (AwsCallFailed, CleanUpPending):
             remaining.append(test.restored_id)
     return remaining
 
