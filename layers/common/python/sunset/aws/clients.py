@@ -89,13 +89,7 @@ class AwsClients:
         # loader: the service models are read and parsed once per process, not once per role.
         core = botocore.session.get_session()
         core.register_component("data_loader", self._session._session.get_component("data_loader"))
-        session = boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=region,
-            botocore_session=core,
-        )
+        session = session_as(credentials, region, core)
         return session, credentials["Expiration"].timestamp()
 
     @property
@@ -174,6 +168,19 @@ class AwsClients:
     def sts(self) -> Any:
         # AssumeRole, for the targets' clients (assume).
         return self._client("sts")
+
+
+def session_as(
+    credentials: dict[str, Any], region: str, core: botocore.session.Session
+) -> boto3.Session:
+    """A session on `core` that signs with an AssumeRole answer's `credentials`."""
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+        botocore_session=core,
+    )
 
 
 # An assumed role's credentials last an hour (the default maximum a role allows); they are

@@ -24,7 +24,7 @@ import botocore.loaders
 import botocore.session
 
 from sunset.aws import pacing
-from sunset.aws.clients import forget_assumed_roles
+from sunset.aws.clients import forget_assumed_roles, session_as
 from sunset.executions import ExecutionError, Executions, Run
 from sunset.local.autoscaling import PoliciesGoWithTheirTarget
 from sunset.local.endpoints import EndpointControl
@@ -219,13 +219,7 @@ class Sandbox(Executions):
         credentials = self.client("sts").assume_role(
             RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="sandbox"
         )["Credentials"]
-        return boto3.Session(
-            botocore_session=_botocore_session(),
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=region or self.region,
-        )
+        return session_as(credentials, region or self.region, _botocore_session())
 
     def wait(
         self,

@@ -86,6 +86,16 @@ def reach_target(target: Target, run_id: str, kit: Toolkit, field: str = "target
         ) from None
 
 
+def record_target(journal: Journal, target: Target) -> None:
+    """Put on record that the run reached its target, as reach_target found."""
+    journal.record(
+        "assume target role",
+        target.role_arn,
+        "ok",
+        detail=f"the service's resources are called in {target.name}",
+    )
+
+
 def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) -> RunContext:
     """Validate the execution input, then take the service's lock and record the run.
 
@@ -143,12 +153,7 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             "lock service", f"service/{request.service}", "ok", detail=f"lock held by run {run_id}"
         )
         if request.target is not None:
-            journal.record(
-                "assume target role",
-                request.target.role_arn,
-                "ok",
-                detail=f"the service's resources are called in {request.target.name}",
-            )
+            record_target(journal, request.target)
         kit.store.save_manifest(manifest)
     except BaseException:
         kit.runs.release_lock(request.service, run_id)

@@ -41,7 +41,7 @@ from sunset.manifest import (
     RestoreRecord,
 )
 from sunset.phases.finish import readable_cause
-from sunset.phases.prepare import reach_target
+from sunset.phases.prepare import reach_target, record_target
 from sunset.phases.results import PhaseResult
 from sunset.request import MAX_POLLS, parse_recommission
 from sunset.tags import as_tag_list, is_protected, settable
@@ -137,12 +137,7 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
                 "lock service", f"service/{run.service}", "ok", detail=f"lock held by {holder}"
             )
             if target is not None:
-                journal.record(
-                    "assume target role",
-                    target.role_arn,
-                    "ok",
-                    detail=f"the service's resources are called in {target.name}",
-                )
+                record_target(journal, target)
     except BaseException:
         kit.runs.release_lock(run.service, holder)
         raise
