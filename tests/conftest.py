@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from sunset.local import Sandbox
+from sunset.local.api_calls import ApiCall
 from sunset.local.sample import SampleService, seed_sample_service
 
 # Quick polls for backups and restores: the sandbox's snapshots and endpoints are ready at once.
@@ -120,11 +122,31 @@ def routes_of(service: SampleService) -> list[str]:
     ]
 
 
-def lock_holder(sandbox: Sandbox, service: str) -> str | None:
-    """Who holds the service's lock in the runs table, if anyone."""
+def denying(sandbox: Sandbox, calls: set[tuple[str, str]]) -> Callable[..., Any]:
+    """An api_calls hook: AccessDenied for each (function's logical id, operation) in `calls`,
+    every other call made as asked."""
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def failing(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if (lambdas.current, operation) in calls:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, operation)
+        return call(client, operation, params)
+
+    return failing
+
+
+def execution_arn(name: str) -> str:
+    """The ARN of a decommission execution in the sandbox: Sunset's own account and Region."""
+    return f"arn:aws:states:us-east-1:123456789012:execution:sunset-decommission:{name}"
+
+
+def lock_holder(sandbox: Sandbox, lock: str) -> str | None:
+    """Who holds a lock in the runs table, if anyone: a service's where Sunset runs, or
+    service@account/region (sunset.request.lock_name)."""
     item = sandbox.client("dynamodb").get_item(
         TableName=sandbox.outputs["RunsTableName"],
-        Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
+        Key={"pk": {"S": f"LOCK#{lock}"}, "sk": {"S": "LOCK"}},
     )
     return item["Item"]["run_id"]["S"] if "Item" in item else None
 

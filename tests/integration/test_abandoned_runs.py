@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from sunset.local import Sandbox
-from sunset.local.api_calls import ApiCall, api_calls
+from sunset.local.api_calls import api_calls
 from sunset.local.sample import SampleService
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, denying, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -104,18 +102,10 @@ def test_a_recommission_stopped_mid_way_gives_its_lock_back_and_says_what_is_bac
 def test_an_incident_its_own_path_could_not_send_is_sent_after_all(
     sandbox: Sandbox, service: SampleService, inbox: Inbox
 ) -> None:
-    lambdas = sandbox.lambdas
-    assert lambdas is not None
-
-    def failing(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
-        # Back up is denied its first snapshot, and the incident path its notice
-        if (lambdas.current, operation) in {
-            ("BackupFunction", "CreateSnapshot"),
-            ("IncidentFunction", "Publish"),
-        }:
-            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, operation)
-        return call(client, operation, params)
-
+    # Back up is denied its first snapshot, and the incident path its notice
+    failing = denying(
+        sandbox, {("BackupFunction", "CreateSnapshot"), ("IncidentFunction", "Publish")}
+    )
     # When the run fails in Back up and its INCIDENT cannot be sent
     with api_calls(failing):
         run = sandbox.run("decommission", service.request(backup=FAST), name="mute")

@@ -19,7 +19,7 @@ from sunset.phases.backup import back_up
 from sunset.phases.discover import discover
 from sunset.phases.prepare import prepare
 from sunset.runs import RunsTable
-from tests.conftest import Inbox, manifest_of
+from tests.conftest import Inbox, execution_arn, manifest_of
 
 FAST = {"poll_seconds": 1, "deadline_seconds": 120}
 
@@ -237,7 +237,7 @@ def test_backing_up_again_in_the_same_run_takes_no_second_snapshot(
         runs=RunsTable(aws.dynamodb, sandbox.outputs["RunsTableName"]),
         notifier=Notifier(aws.sns, sandbox.outputs["NotificationTopicArn"]),
     )
-    run = prepare(service.request(), "again", datetime.now(UTC), kit)
+    run = prepare(service.request(), "again", datetime.now(UTC), execution_arn("again"), kit)
     discover(run, kit)
     back_up(run, kit)
     manifest = kit.store.load_manifest("again")

@@ -33,7 +33,7 @@ from sunset.phases.stop import stop_compute
 from sunset.phases.validate import validate_shutdown
 from sunset.phases.verify import check_backups, pass_checkpoint, verify_backups
 from sunset.runs import RunsTable
-from tests.conftest import FAST, Inbox, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, execution_arn, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -71,8 +71,8 @@ def test_every_phase_run_twice_even_interrupted_does_nothing_twice(
     )
     request = service.request(backup=FAST, stop_databases=True)
     started = datetime.now(UTC)
-    run = prepare(request, "twice", started, kit)
-    assert prepare(request, "twice", started, kit) == run
+    run = prepare(request, "twice", started, execution_arn("twice"), kit)
+    assert prepare(request, "twice", started, execution_arn("twice"), kit) == run
     # Phase, and the call after which its first attempt dies (None: it runs through twice).
     # PutItem is the audit entry of the phase's first change (a notice, or the lock released):
     # the attempt dies after recording it, before its manifest is saved.

@@ -17,7 +17,7 @@ from sunset.local import Sandbox
 from sunset.local.api_calls import ApiCall, api_calls
 from sunset.local.sample import SampleService, seed_sample_service
 from sunset.local.target_role import HOME_PREFIXES
-from tests.conftest import FAST, Inbox, artifact, lock_holder, manifest_of
+from tests.conftest import FAST, Inbox, artifact, denying, lock_holder, manifest_of
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
 
@@ -27,6 +27,12 @@ ACCOUNT = "210987654321"
 REGION = "eu-west-1"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/sunset-target"
 TARGET = {"account": ACCOUNT, "region": REGION, "role_arn": ROLE}
+ROLE_AT_HOME = f"arn:aws:iam::{HOME_ACCOUNT}:role/sunset-target"
+
+
+def lock_in_target(service: SampleService, region: str = REGION) -> str:
+    """The lock a run on the service in the target takes: its own, not the home service's."""
+    return f"{service.name}@{ACCOUNT}/{region}"
 
 
 @pytest.fixture
@@ -165,14 +171,16 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     assert f"account {ACCOUNT}, Region {REGION}, as `{ROLE}`" in artifact(
         sandbox, "far-away", "report.md"
     )
-    assert lock_holder(sandbox, remote.name) is None
+    locked = next(a for a in audit if a["action"] == "lock service")
+    assert locked["detail"] == f"lock held by run far-away (the service in {ACCOUNT}/{REGION})"
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
 
     # When the role is no longer Sunset's to assume, a recommission is refused up front
     with assume_role_denied(sandbox):
         refused = sandbox.run("recommission", {"run_id": "far-away", **FAST}, name="refused")
     assert (refused.status, refused.error) == ("FAILED", "InvalidRequest")
     assert f"run far-away's target.role_arn: Sunset cannot assume {ROLE}" in str(refused.cause)
-    assert lock_holder(sandbox, remote.name) is None
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
     assert endpoints_in(there) == []
 
     # When the run is recommissioned with the role back
@@ -181,6 +189,34 @@ def test_a_target_is_shut_down_there_and_brought_back_while_the_twin_at_home_sta
     assert restore.status == "SUCCEEDED", restore.cause
     assert service_state(there, sample_shape(remote)) == remote_before
     assert service_state(sandbox, sample_shape(home)) == home_before
+
+
+def test_the_same_service_in_two_places_is_locked_in_each_place_on_its_own(
+    sandbox: Sandbox, there: boto3.Session, remote: SampleService
+) -> None:
+    # Given a run on the service at home, holding its lock while it waits for an approval
+    home = seed_sample_service(sandbox.session)
+    approval = {"required": True, "timeout_seconds": 300}
+    waiting = sandbox.start("decommission", home.request(approval=approval), name="at-home")
+    sandbox.wait_for_approval_request("at-home")
+    assert lock_holder(sandbox, home.name) == "at-home"
+    # When a run names the same service in the target
+    run = sandbox.run("decommission", remote.request(target=TARGET, backup=FAST), name="there")
+    # Then it does not wait for the run at home: its lock is the service's in the target
+    assert run.status == "SUCCEEDED", run.cause
+    assert endpoints_in(there) == []
+    assert lock_holder(sandbox, home.name) == "at-home"
+    # But a target naming Sunset's own account and Region is the service at home: that run is
+    # refused, as the service at home is locked
+    own = {"account": HOME_ACCOUNT, "region": sandbox.region, "role_arn": ROLE_AT_HOME}
+    same = sandbox.run("decommission", home.request(target=own), name="home-again")
+    assert (same.status, same.error) == ("FAILED", "ServiceLocked")
+    assert "locked by run at-home" in str(same.cause)
+    # and the run at home, rejected, gives its lock back, with its service untouched
+    sandbox.reject("at-home", by="dana", reason="two places, one run each")
+    assert sandbox.wait(waiting).status == "FAILED"
+    assert lock_holder(sandbox, home.name) is None
+    assert sorted(home.endpoints) == endpoints_in(sandbox.session)
 
 
 def test_a_failed_run_rolls_back_in_the_target_in_the_same_region(
@@ -207,6 +243,7 @@ def test_a_failed_run_rolls_back_in_the_target_in_the_same_region(
     # Then the rollback puts the service back, in the target
     assert "Rolled back" in run.states_entered, run.cause
     assert service_state(there, sample_shape(remote)) == before
+    assert lock_holder(sandbox, lock_in_target(remote, sandbox.region)) is None
     # and nothing happened to the twin at home, every call having gone to its account
     assert service_state(sandbox, sample_shape(home)) == home_before
     assert snapshots_of(sandbox.session, home) == 0
@@ -224,7 +261,7 @@ def test_a_role_sunset_cannot_assume_refuses_the_run_before_anything(
     assert (run.status, run.error) == ("FAILED", "InvalidRequest")
     assert f"target.role_arn: Sunset cannot assume {ROLE} (AccessDenied" in str(run.cause)
     assert "docs/targets.md" in str(run.cause)
-    assert lock_holder(sandbox, remote.name) is None
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
     assert endpoints_in(there) == sorted(remote.endpoints)
     assert "ANNOUNCED" not in inbox.phases()
 
@@ -290,7 +327,7 @@ def test_a_target_run_stopped_by_hand_is_closed_in_the_target(
     left = ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": volumes}])["Volumes"]
     assert left == []
     assert incident.facts["failed_step"] == "Start restore tests"
-    assert lock_holder(sandbox, remote.name) is None
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
 
 
 @pytest.mark.parametrize(
@@ -343,4 +380,22 @@ def test_the_incident_path_looks_for_copies_in_a_target_that_fails_it(
         assert "not looked for" not in incident.body
     else:
         assert told in incident.body
-    assert lock_holder(sandbox, remote.name) is None
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
+
+
+def test_the_last_resort_gives_back_the_lock_in_the_target(
+    sandbox: Sandbox, remote: SampleService, inbox: Inbox
+) -> None:
+    # Given a run in the target whose Back up fails and whose INCIDENT cannot be sent
+    failing = denying(
+        sandbox, {("BackupFunction", "CreateSnapshot"), ("IncidentFunction", "Publish")}
+    )
+    with api_calls(failing):
+        run = sandbox.run("decommission", remote.request(target=TARGET, backup=FAST), name="mute")
+    # Then the state machine itself released the lock the run took: the one in the target
+    assert run.states_entered[-2:] == [
+        "Release lock (last resort)",
+        "Run failed, incident not reported",
+    ]
+    assert lock_holder(sandbox, lock_in_target(remote)) is None
+    assert inbox.wait_for("INCIDENT").facts["failed_step"] == "Back up"

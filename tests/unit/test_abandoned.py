@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sunset.phases.abandoned import in_flight_until, state_it_was_in
+from sunset.phases.abandoned import in_flight_until, lock_of_input, state_it_was_in
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -48,3 +48,19 @@ def test_a_step_that_ended_or_a_wait_is_not_waited_for() -> None:
     ]
     assert in_flight_until(ended, step_timeout=300) is None
     assert in_flight_until([_event(1, "WaitStateEntered", "Notice period")], 300) is None
+
+
+def test_a_run_with_no_manifest_gives_back_the_lock_its_input_would_have_taken() -> None:
+    home = "arn:aws:states:us-east-1:123456789012:execution:sunset-decommission:r"
+    role = "arn:aws:iam::210987654321:role/sunset-target"
+    target = {"account": "210987654321", "region": "eu-west-1", "role_arn": role}
+    assert lock_of_input({"service": "svc"}, home) == "svc"
+    assert lock_of_input({"service": "svc", "target": target}, home) == (
+        "svc@210987654321/eu-west-1"
+    )
+    # a target Prepare refused before its lock: the service's lock is the only one to try
+    refused = {**target, "role_arn": "arn:aws:iam::999999999999:role/sunset-target"}
+    assert lock_of_input({"service": "svc", "target": refused}, home) == "svc"
+    # no service: Prepare took no lock
+    assert lock_of_input({"target": target}, home) is None
+    assert lock_of_input(["svc"], home) is None

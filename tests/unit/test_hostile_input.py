@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from sunset.errors import InvalidRequest
 from sunset.phases.prepare import prepare
 from sunset.request import SERVICE_NAME_PATTERN, DecommissionRequest, parse_duration, parse_request
+from tests.conftest import execution_arn
 
 VALID: dict[str, Any] = {
     "service": "chat-assistant",
@@ -245,7 +246,7 @@ def test_prepare_refuses_before_any_aws_call(data: st.DataObject) -> None:
     raw = _with(path, data.draw(INVALID[path]))
     started = datetime(2026, 11, 26, tzinfo=UTC)
     try:
-        prepare(raw, "run-1", started, _Tripwire())
+        prepare(raw, "run-1", started, execution_arn("run-1"), _Tripwire())
     except InvalidRequest as exc:
         assert path in str(exc)
     else:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sunset.errors import InvalidRequest
-from sunset.request import parse_duration, parse_request
+from sunset.request import Target, lock_name, parse_duration, parse_request
 
 MINIMAL: dict[str, Any] = {
     "service": "chat-assistant",
@@ -58,6 +58,32 @@ def test_a_target_names_its_account_region_and_role() -> None:
     # Roles in the other partitions are roles too
     arn = "arn:aws-cn:iam::210987654321:role/sunset-target"
     assert parse_request({**MINIMAL, "target": {**TARGET, "role_arn": arn}}).target
+
+
+HOME = "arn:aws:states:us-east-1:123456789012:execution:sunset-decommission:run-1"
+
+
+@pytest.mark.parametrize(
+    ("account", "region", "lock"),
+    [
+        # elsewhere: the service's own lock there
+        ("210987654321", "eu-west-1", "svc@210987654321/eu-west-1"),
+        ("123456789012", "eu-west-1", "svc@123456789012/eu-west-1"),
+        ("210987654321", "us-east-1", "svc@210987654321/us-east-1"),
+        # Sunset's own account and Region: the resources a run with no target acts on
+        ("123456789012", "us-east-1", "svc"),
+    ],
+)
+def test_a_lock_is_the_service_s_in_its_place(account: str, region: str, lock: str) -> None:
+    target = Target(account=account, region=region, role_arn=f"arn:aws:iam::{account}:role/r")
+    assert lock_name("svc", target, HOME) == lock
+    assert lock_name("svc", None, HOME) == "svc"
+
+
+def test_a_lock_needs_to_know_where_sunset_runs() -> None:
+    target = Target.model_validate(TARGET)
+    with pytest.raises(ValueError, match="not an ARN that names an account and a Region"):
+        lock_name("svc", target, "run-1")
 
 
 @pytest.mark.parametrize(

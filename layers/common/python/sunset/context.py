@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from sunset.manifest import RestoreMode
+from sunset.manifest import Manifest, RestoreMode
 from sunset.request import DecommissionRequest
 
 
@@ -22,6 +22,27 @@ class RunContext(BaseModel):
     request: DecommissionRequest
     # When the shutdown itself starts: the end of the notice period (the ASL waits for it).
     cutoff: datetime | None = None
+    # The runs table lock the run holds (request.lock_name). The ASL's last-resort release
+    # reads it. A context from before targets had none: its lock was the service's name.
+    lock: str = ""
+
+    @model_validator(mode="after")
+    def _lock_of_old_runs(self) -> RunContext:
+        if not self.lock:
+            object.__setattr__(self, "lock", self.service)
+        return self
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> RunContext:
+        """The context of the run a manifest records, for the steps that start from it."""
+        return cls(
+            run_id=manifest.run_id,
+            service=manifest.service,
+            started_at=manifest.started_at,
+            request=manifest.request,
+            cutoff=manifest.cutoff,
+            lock=manifest.lock_name,
+        )
 
 
 class PrepareEvent(BaseModel):
@@ -31,6 +52,8 @@ class PrepareEvent(BaseModel):
 
     run_id: str
     started_at: datetime
+    # The execution's ARN: Sunset's own account and Region, which a target may name too.
+    execution_arn: str
     input: Any = None
 
 

@@ -508,6 +508,12 @@ class Manifest(_Record):
     cutoff: datetime | None = Field(
         default=None, description="when the notice period ended and the shutdown could start"
     )
+    lock: str | None = Field(
+        default=None,
+        description="the runs table lock the run took: the service's name, or "
+        "service@account/region for a target outside Sunset's own account and Region "
+        "(none on record: the service's name)",
+    )
     ended_at: datetime | None = None
     outcome: Literal["running", "succeeded", "failed", "rolled_back", "cancelled"] = "running"
     phases: list[PhaseRecord] = Field(default_factory=list)
@@ -527,6 +533,11 @@ class Manifest(_Record):
         if found is None:
             raise ManifestError(f"run {self.run_id} has no restore {restore_id} on record")
         return found
+
+    @property
+    def lock_name(self) -> str:
+        """The lock the run took, and that its recommission takes."""
+        return self.lock or self.service
 
     def phase_started(self, name: str) -> datetime | None:
         return next((p.started_at for p in self.phases if p.name == name), None)

@@ -119,6 +119,24 @@ class Target(_Strict):
         return f"{self.account}/{self.region}"
 
 
+def lock_name(service: str, target: Target | None, home_arn: str) -> str:
+    """The lock a run on `service` takes in the runs table: one per service and place, so that
+    runs on same-named services in different accounts or Regions do not wait for each other.
+
+    Where Sunset runs (no target, or a target naming Sunset's own account and Region: the same
+    resources) it is the service's name, as before targets existed; elsewhere it is
+    service@account/region. `home_arn` is an ARN of Sunset's own account and Region, such as
+    the execution's."""
+    if target is None:
+        return service
+    parts = home_arn.split(":")
+    if len(parts) < 5 or not parts[4]:
+        raise ValueError(f"{home_arn!r} is not an ARN that names an account and a Region")
+    if (parts[4], parts[3]) == (target.account, target.region):
+        return service
+    return f"{service}@{target.name}"
+
+
 class Approval(_Strict):
     """A person must approve before anything is changed; no answer in time cancels the run."""
 
@@ -251,7 +269,7 @@ class DecommissionRequest(_Strict):
         Field(
             pattern=SERVICE_NAME_PATTERN,
             description="the service's name: lower-case letters, digits and '-'; one run at a "
-            "time per service",
+            "time per service in each account and Region",
         ),
     ]
     selector: Selector = Field(description="the tags that find the service's resources")

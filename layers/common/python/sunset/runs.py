@@ -1,7 +1,9 @@
 """The runs table (DynamoDB): the per-service lock, each run's status, and the audit trail.
 
 Keys:
-  LOCK#<service> / LOCK          the lock: which run holds the service, until when
+  LOCK#<lock>    / LOCK          the lock: which run holds the service, until when; <lock> is
+                                 the service's name, or service@account/region for a service
+                                 in a target (sunset.request.lock_name)
   RUN#<run_id>   / RUN           the run: service, status, start and end
   RUN#<run_id>   / AUDIT#<time>#<n>  one audit entry per change, written as it happens
 """

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sunset.aws.errors import error_code
 from sunset.context import (
@@ -49,6 +49,7 @@ from sunset.manifest import Action, Manifest, RestoreRecord
 from sunset.phases.finish import report_incident
 from sunset.phases.restore import restore_lock_holder
 from sunset.phases.restore_report import report_restore_failure
+from sunset.request import Target, lock_name
 
 ENDED_OUTSIDE = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
 
@@ -206,13 +207,19 @@ def _ended(detail: ExecutionDetail, where: str) -> dict[str, str]:
     return {"Error": f"Execution{name}", "Cause": cause}
 
 
-def _run_of(manifest: Manifest) -> RunContext:
-    return RunContext(
-        run_id=manifest.run_id,
-        service=manifest.service,
-        started_at=manifest.started_at,
-        request=manifest.request,
-    )
+def lock_of_input(execution_input: object, execution_arn: str) -> str | None:
+    """The lock Prepare would have taken for this input (request.lock_name), or None for an
+    input with no service: Prepare refused it before taking any lock."""
+    if not isinstance(execution_input, dict):
+        return None
+    service = execution_input.get("service")
+    if not isinstance(service, str):
+        return None
+    try:
+        target = Target.model_validate(execution_input.get("target"))
+    except ValidationError:
+        target = None  # none given, or one Prepare refused before the lock
+    return lock_name(service, target, execution_arn)
 
 
 def _load(kit: Toolkit, run_id: str) -> Manifest | None:
@@ -276,7 +283,7 @@ class _Closer:
         where = state or "Begin restore"
         report_restore_failure(
             RestoreFailureEvent(
-                run=_run_of(manifest),
+                run=RunContext.of(manifest),
                 restore=restore,
                 failed_step=where,
                 error=_ended(self.detail, where),
@@ -290,9 +297,8 @@ class _Closer:
         manifest = _load(kit, run_id)
         if manifest is None:
             # Ended before Prepare wrote the manifest: at most a lock to give back.
-            execution_input = _json(detail.input)
-            service = execution_input.get("service") if isinstance(execution_input, dict) else None
-            released = isinstance(service, str) and kit.runs.release_lock(service, run_id)
+            lock = lock_of_input(_json(detail.input), detail.execution_arn)
+            released = lock is not None and kit.runs.release_lock(lock, run_id)
             return self.result(
                 released, "no manifest: " + ("lock released" if released else "no lock")
             )
@@ -310,7 +316,7 @@ class _Closer:
         manifest = _load(kit, run_id) or manifest  # as the last step left it
         failed_step, error = _failure(detail, manifest, state)
         report_incident(
-            FailureEvent(run=_run_of(manifest), failed_step=failed_step, error=error), kit
+            FailureEvent(run=RunContext.of(manifest), failed_step=failed_step, error=error), kit
         )
         return self.result(True, f"incident reported at {failed_step}")
 
@@ -326,7 +332,7 @@ class _Closer:
         record = next((r for r in manifest.restores if r.restore_id == detail.name), None)
         if record is None:
             # Ended before Begin restore opened its record: at most a lock to give back.
-            released = kit.runs.release_lock(manifest.service, holder)
+            released = kit.runs.release_lock(manifest.lock_name, holder)
             return self.result(
                 released, "no restore record: " + ("lock released" if released else "no lock")
             )

@@ -334,7 +334,7 @@ def back_up(run: RunContext, kit: Toolkit) -> PhaseResult:
     short of time it pauses (`more`), and the ASL runs it again to go on from there."""
     try:
         with running_phase(kit, run, "Back up") as (manifest, journal):
-            kit.runs.require_lock(run.service, run.run_id)
+            kit.runs.require_lock(run.lock, run.run_id)
             journal.notify(kit.notifier, notices.started(run))
             _snapshot_volumes(manifest, journal, kit)
             _snapshot_databases(manifest, journal, kit)

@@ -324,7 +324,7 @@ def remove_api_routes(run: RunContext, kit: Toolkit) -> PhaseResult:
     removed: list[str] = []
     try:
         with running_phase(kit, run, "Remove API routes") as (manifest, journal):
-            kit.runs.require_lock(run.service, run.run_id)
+            kit.runs.require_lock(run.lock, run.run_id)
             inventory = manifest.require_inventory()
             mappings = http_api.DomainMappings(kit.aws.http_apis)
             for http in inventory.http_apis:

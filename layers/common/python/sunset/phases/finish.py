@@ -75,7 +75,7 @@ def close_run(
 ) -> None:
     """Mark the run ended, release the lock and record the final status."""
     manifest.outcome, manifest.ended_at = outcome, kit.now()
-    if kit.runs.release_lock(manifest.service, manifest.run_id):
+    if kit.runs.release_lock(manifest.lock_name, manifest.run_id):
         journal.record("release lock", f"service/{manifest.service}", "ok")
     kit.runs.finish_run(manifest.run_id, outcome.upper(), manifest.ended_at)
 

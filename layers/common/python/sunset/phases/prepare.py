@@ -16,6 +16,7 @@ from sunset.request import (
     MAX_NOTICE_SECONDS,
     DecommissionRequest,
     Target,
+    lock_name,
     parse_cutoff,
     parse_request,
 )
@@ -86,6 +87,12 @@ def reach_target(target: Target, run_id: str, kit: Toolkit, field: str = "target
         ) from None
 
 
+def held(lock: str, holder: str) -> str:
+    """The audit entry's detail for a lock taken: which lock, when not just the service's."""
+    where = lock.partition("@")[2]
+    return f"lock held by {holder}" + (f" (the service in {where})" if where else "")
+
+
 def record_target(journal: Journal, target: Target) -> None:
     """Put on record that the run reached its target, as reach_target found."""
     journal.record(
@@ -96,8 +103,13 @@ def record_target(journal: Journal, target: Target) -> None:
     )
 
 
-def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) -> RunContext:
+def prepare(
+    raw_input: object, run_id: str, started_at: datetime, execution_arn: str, kit: Toolkit
+) -> RunContext:
     """Validate the execution input, then take the service's lock and record the run.
+
+    The lock is the service's in its place (request.lock_name): `execution_arn` says where
+    Sunset itself runs.
 
     Validation comes first and makes no AWS call, so bad input changes nothing. Re-running
     Prepare in the same execution finds its own lock and manifest and carries on; another run
@@ -119,8 +131,9 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             f"{earlier.started_at:%Y-%m-%dT%H:%M:%SZ}; give this execution another name; "
             "nothing was done"
         )
+    lock = lock_name(request.service, request.target, execution_arn)
     kit.runs.acquire_lock(
-        request.service,
+        lock,
         run_id,
         kit.now(),
         lock_lifetime(request, started_at, cutoff, kit.lock_ttl_seconds),
@@ -132,6 +145,7 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
             started_at=started_at,
             request=request,
             cutoff=cutoff,
+            lock=lock,
         )
         if earlier is not None:
             manifest = earlier
@@ -142,6 +156,7 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
                 request=request,
                 started_at=started_at,
                 cutoff=cutoff,
+                lock=lock,
             )
         kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
         now = kit.now()
@@ -150,12 +165,12 @@ def prepare(raw_input: object, run_id: str, started_at: datetime, kit: Toolkit) 
         )
         journal = Journal(manifest, kit.runs, "Prepare", kit.now)
         journal.record(
-            "lock service", f"service/{request.service}", "ok", detail=f"lock held by run {run_id}"
+            "lock service", f"service/{request.service}", "ok", detail=held(lock, f"run {run_id}")
         )
         if request.target is not None:
             record_target(journal, request.target)
         kit.store.save_manifest(manifest)
     except BaseException:
-        kit.runs.release_lock(request.service, run_id)
+        kit.runs.release_lock(lock, run_id)
         raise
     return run

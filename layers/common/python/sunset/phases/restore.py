@@ -41,7 +41,7 @@ from sunset.manifest import (
     RestoreRecord,
 )
 from sunset.phases.finish import readable_cause
-from sunset.phases.prepare import reach_target, record_target
+from sunset.phases.prepare import held, reach_target, record_target
 from sunset.phases.results import PhaseResult
 from sunset.request import MAX_POLLS, parse_recommission
 from sunset.tags import as_tag_list, is_protected, settable
@@ -108,12 +108,7 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
     if target is not None:
         # As Prepare does: a role Sunset can no longer assume refuses the restore up front.
         reach_target(target, event.restore_id, kit, f"run {request.run_id}'s target.role_arn")
-    run = RunContext(
-        run_id=manifest.run_id,
-        service=manifest.service,
-        started_at=manifest.started_at,
-        request=manifest.request,
-    )
+    run = RunContext.of(manifest)
     holder = restore_lock_holder(event.restore_id)
     restore = RestoreContext(
         restore_id=event.restore_id,
@@ -125,7 +120,7 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
     )
     # Held through the whole wait for compute, like a decommission's lock (prepare.lock_lifetime).
     kit.runs.acquire_lock(
-        run.service, holder, kit.now(), kit.lock_ttl_seconds + request.deadline_seconds
+        run.lock, holder, kit.now(), kit.lock_ttl_seconds + request.deadline_seconds
     )
     try:
         kit.runs.put_run(
@@ -134,12 +129,12 @@ def begin_recommission(event: BeginRestoreEvent, kit: Toolkit) -> RestoreStart:
         with running_phase(kit, run, "Begin restore") as (manifest, journal):
             _open_record(manifest, event.restore_id, "recommission", kit.now())
             journal.record(
-                "lock service", f"service/{run.service}", "ok", detail=f"lock held by {holder}"
+                "lock service", f"service/{run.service}", "ok", detail=held(run.lock, holder)
             )
             if target is not None:
                 record_target(journal, target)
     except BaseException:
-        kit.runs.release_lock(run.service, holder)
+        kit.runs.release_lock(run.lock, holder)
         raise
     return RestoreStart(run=run, restore=restore)
 
@@ -156,7 +151,7 @@ def begin_rollback(event: FailureEvent, kit: Toolkit) -> RestoreContext:
     error = event.error.get("Error", "Unknown")
     cause = readable_cause(event.error.get("Cause", ""))
     kit.runs.acquire_lock(
-        run.service, run.run_id, kit.now(), kit.lock_ttl_seconds + ROLLBACK_DEADLINE_SECONDS
+        run.lock, run.run_id, kit.now(), kit.lock_ttl_seconds + ROLLBACK_DEADLINE_SECONDS
     )
     with running_phase(kit, run, "Begin rollback") as (manifest, journal):
         manifest.incident = Incident(
@@ -322,7 +317,7 @@ def restart_compute(event: RestoreStepEvent, kit: Toolkit) -> ComputeStatus:
     pending: list[str | None] = []
     broken: list[str] = []
     with running_phase(kit, run, "Restart compute") as (manifest, journal):
-        kit.runs.require_lock(run.service, restore.lock_holder)
+        kit.runs.require_lock(run.lock, restore.lock_holder)
         record = manifest.restore(restore.restore_id)
         for endpoint in manifest.require_inventory().endpoints:
             capture = manifest.backups.endpoints.get(endpoint.name)

@@ -16,7 +16,7 @@ from sunset.phases.results import RunOutcome
 
 
 def _unlock(kit: Toolkit, manifest: Manifest, journal: Journal, holder: str) -> None:
-    if kit.runs.release_lock(manifest.service, holder):
+    if kit.runs.release_lock(manifest.lock_name, holder):
         journal.record("release lock", f"service/{manifest.service}", "ok")
 
 

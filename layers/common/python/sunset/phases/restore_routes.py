@@ -313,7 +313,7 @@ def restore_routes(event: RestoreStepEvent, kit: Toolkit) -> PhaseResult:
     """Put the service's routes back on its APIs and redeploy: the service answers again."""
     run, restore = event.run, event.restore
     with running_phase(kit, run, "Restore API routes") as (manifest, journal):
-        kit.runs.require_lock(run.service, restore.lock_holder)
+        kit.runs.require_lock(run.lock, restore.lock_holder)
         record = manifest.restore(restore.restore_id)
         before = len(record.restored)
         audit = kit.runs.audit_entries(run.run_id)

@@ -207,7 +207,7 @@ def stop_compute(run: RunContext, kit: Toolkit) -> PhaseResult:
     outcome = notices.StopOutcome()
     try:
         with running_phase(kit, run, "Stop endpoints") as (manifest, journal):
-            kit.runs.require_lock(run.service, run.run_id)
+            kit.runs.require_lock(run.lock, run.run_id)
             _delete_endpoints(kit, journal, manifest, outcome)
             if run.request.stop_databases:
                 _stop_databases(kit, journal, manifest, outcome)
