@@ -52,6 +52,7 @@ class TestOneDecommission:
         # Then
         assert finished.states_entered == [
             "Prepare",
+            "Several targets?",
             "Discover resources",
             "Announce",
             "Dry run?",

@@ -38,6 +38,8 @@ POLICY_TEMPLATES = {
     ],
     "SNSPublishMessagePolicy": ["sns:Publish"],
 }
+# The functions of a run with several targets: the target run test below sees them at work.
+TARGET_RUNS = {"StartTargetRunsFunction", "CheckTargetRunsFunction", "ReportTargetRunsFunction"}
 # The role a run's target names (target-role.yaml's default RoleName), in a given account.
 TARGET_ROLE = "arn:aws:iam::{}:role/sunset-target"
 # IAM prefixes that differ from the SDK's signing name.
@@ -46,11 +48,20 @@ PREFIX = {"monitoring": "cloudwatch", "tagging": "tag"}
 S3_ACTIONS = {"HeadObject": "s3:GetObject", "ListObjectsV2": "s3:ListBucket"}
 
 
-def _allowed(resource: dict[str, Any], resources: dict[str, Any] | None = None) -> list[str]:
+def _allowed(
+    resource: dict[str, Any], resources: dict[str, Any] | None = None, logical_id: str = ""
+) -> list[str]:
     """The actions `resource`'s policies allow; `resources`, the template's, to read the
-    managed policies it refers to (`- !Ref AssumeTargetRolePolicy`)."""
+    managed policies it refers to (`- !Ref AssumeTargetRolePolicy`) and the AWS::IAM::Policy
+    resources attached to its role (`<logical_id>Role`, the role SAM makes a function)."""
     actions: list[str] = []
-    for policy in resource["Properties"].get("Policies", []):
+    attached = [
+        resource["Properties"]
+        for resource in (resources or {}).values()
+        if resource["Type"] == "AWS::IAM::Policy"
+        and {"Ref": f"{logical_id}Role"} in resource["Properties"]["Roles"]
+    ]
+    for policy in [*resource["Properties"].get("Policies", []), *attached]:
         if isinstance(policy, str):
             continue
         if set(policy) == {"Ref"} and resources is not None:
@@ -147,7 +158,7 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
     assert sandbox.wait(arn).error == "Cancelled"
     # When each recorded call is checked against the template
     resources = load_template(ROOT / "template.yaml")["Resources"]
-    denied = _denied(calls, lambda function: _allowed(resources[function], resources))
+    denied = _denied(calls, lambda function: _allowed(resources[function], resources, function))
     # Then nothing would be denied on AWS, and the check saw every function at work
     assert denied == [], "\n".join(denied)
     functions = {function for function, _ in calls}
@@ -156,7 +167,7 @@ def test_every_call_is_allowed_by_the_functions_own_policy(
         for logical_id, resource in resources.items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
-    assert functions == expected
+    assert functions == expected - TARGET_RUNS
 
 
 def test_a_target_run_needs_only_assume_role_at_home_and_target_role_yaml_there(
@@ -178,18 +189,19 @@ def test_a_target_run_needs_only_assume_role_at_home_and_target_role_yaml_there(
             (in_target if client.meta.region_name == region else at_home).add(made)
         return call(client, operation, params)
 
-    # When a run there goes down its main paths: everything on, then its recommission
+    # When a run there goes down its main paths: everything on, then its recommission; the run
+    # names it in a targets list, so that the run for it is started and followed as a target run
     fast = {"poll_seconds": 1, "deadline_seconds": 60}
     target = {"account": account, "region": region, "role_arn": TARGET_ROLE.format(account)}
     full = service.request(
-        target=target,
+        targets=[target],
         stop_databases=True,
         backup={**fast, "restore_test": True},
         validation={"quiet_period_seconds": 1},
     )
     with api_calls(record):
         assert sandbox.run("decommission", full, name="far").status == "SUCCEEDED"
-        restore = {"run_id": "far", **fast}
+        restore = {"run_id": f"far--{account}-{region}", **fast}
         assert sandbox.run("recommission", restore, name="far-back").status == "SUCCEEDED"
     # Then at home each function needed only its own policy, AssumeRole included: on AWS each
     # function that calls the target assumes the role in its own execution environment (the
@@ -197,8 +209,9 @@ def test_a_target_run_needs_only_assume_role_at_home_and_target_role_yaml_there(
     assert ("PrepareFunction", "sts:AssumeRole") in at_home
     at_home |= {(function, "sts:AssumeRole") for function, _ in in_target}
     resources = load_template(ROOT / "template.yaml")["Resources"]
-    denied = _denied(at_home, lambda function: _allowed(resources[function], resources))
+    denied = _denied(at_home, lambda function: _allowed(resources[function], resources, function))
     assert denied == [], "\n".join(denied)
+    assert {function for function, _ in at_home} >= TARGET_RUNS
     # and in the target, the role target-role.yaml creates allowed every call
     role = load_template(ROOT / "target-role.yaml")["Resources"]["SunsetTargetRole"]
     denied = _denied(in_target, lambda _function: _allowed(role))

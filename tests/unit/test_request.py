@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sunset.errors import InvalidRequest
-from sunset.request import Target, lock_name, parse_duration, parse_request
+from sunset.request import Target, lock_name, parse_duration, parse_request, target_run_id
 
 MINIMAL: dict[str, Any] = {
     "service": "chat-assistant",
@@ -58,6 +58,36 @@ def test_a_target_names_its_account_region_and_role() -> None:
     # Roles in the other partitions are roles too
     arn = "arn:aws-cn:iam::210987654321:role/sunset-target"
     assert parse_request({**MINIMAL, "target": {**TARGET, "role_arn": arn}}).target
+
+
+def test_targets_list_every_place_once_and_each_gets_the_request_with_its_own() -> None:
+    other = {**TARGET, "region": "us-west-2"}
+    request = parse_request({**MINIMAL, "targets": [TARGET, other]})
+    assert request.targets is not None and len(request.targets) == 2
+    second = request.for_target(request.targets[1])
+    assert (second.target, second.targets) == (request.targets[1], None)
+    assert second.model_dump(exclude={"target", "targets"}) == request.model_dump(
+        exclude={"target", "targets"}
+    )
+    assert target_run_id("retire", request.targets[1]) == "retire--210987654321-us-west-2"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"targets": [TARGET], "target": TARGET}, "give target or targets, not both"),
+        ({"targets": [TARGET, TARGET]}, "targets names 210987654321/eu-west-1 more than once"),
+        (
+            {"targets": [TARGET], "resources": {"sagemaker_endpoints": ["e"]}},
+            "resources lists ids, which belong to one account and Region",
+        ),
+        ({"targets": []}, "targets: List should have at least 1 item"),
+        ({"targets": [TARGET] * 21}, "targets: List should have at most 20 items"),
+    ],
+)
+def test_a_bad_targets_list_is_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message):
+        parse_request({**MINIMAL, **change})
 
 
 HOME = "arn:aws:states:us-east-1:123456789012:execution:sunset-decommission:run-1"

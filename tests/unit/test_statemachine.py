@@ -33,6 +33,8 @@ LAMBDA_TRANSIENT = {
     "Lambda.TooManyRequestsException",
 }
 DESTRUCTIVE = {"Remove API routes", "Stop endpoints"}
+# A run with targets: it only starts runs of this machine, one per target, and follows them.
+TARGET_RUNS = {"Start target runs", "Check target runs", "Report target runs"}
 
 
 def _next_states(state: dict[str, Any]) -> set[str]:
@@ -67,7 +69,11 @@ def test_every_task_catches_everything(machine: str) -> None:
 
 
 def test_every_phase_failure_goes_through_the_incident_report_or_the_rollback() -> None:
-    phases = [n for n, state in STATES.items() if state["Type"] == "Task" and n not in SHARED]
+    phases = [
+        n
+        for n, state in STATES.items()
+        if state["Type"] == "Task" and n not in SHARED and n not in TARGET_RUNS
+    ]
     assert len(phases) == 20
     special = {
         "Prepare",
@@ -298,3 +304,31 @@ def test_the_abandoned_run_closer_waits_out_the_longest_step() -> None:
     # and its cap on one wait leaves the in-flight margin whole
     assert MAX_WAIT_SECONDS >= waits + _IN_FLIGHT_MARGIN_SECONDS
     assert closer["Timeout"] > MAX_WAIT_SECONDS + 60
+
+
+def _reachable(start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += _next_states(STATES[name])
+    return seen
+
+
+def test_a_run_with_targets_changes_nothing_itself_and_ends_on_its_own_states() -> None:
+    # Prepare sends a request with targets to the target runs, any other to Discover
+    assert STATES["Prepare"]["Next"] == "Several targets?"
+    assert STATES["Several targets?"]["Default"] == "Discover resources"
+    # and from there on a run with targets reaches no state of a one-target run: each target's
+    # own run does the work, with its own incident path and rollback
+    assert _reachable("Start target runs") == TARGET_RUNS | {
+        "Target runs ended?",
+        "Wait for target runs",
+        "Every target run succeeded?",
+        "Decommissioned in every target",
+        "Some target runs failed",
+        "Target runs failed",
+    }
+    # and a target run that could not be checked is still recorded
+    assert STATES["Check target runs"]["Catch"][-1]["Next"] == "Report target runs"

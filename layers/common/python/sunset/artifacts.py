@@ -121,6 +121,10 @@ class ArtifactStore:
         self._put(run_prefix(run_id) + "report.html", html, "text/html; charset=utf-8")
         return self._put(run_prefix(run_id) + "report.md", markdown, "text/markdown; charset=utf-8")
 
+    def save_targets(self, run_id: str, record_json: str) -> str:
+        """Write a run with several targets' targets.json; returns its key."""
+        return self._put(run_prefix(run_id) + "targets.json", record_json, "application/json")
+
     def save_plan(self, run_id: str, plan_json: str) -> str:
         """Write a dry run's plan.json; returns its key."""
         return self._put(run_prefix(run_id) + "plan.json", plan_json, "application/json")

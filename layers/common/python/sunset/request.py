@@ -19,6 +19,10 @@ from sunset.errors import InvalidRequest
 # The longest notice a run may give: a Standard execution lives at most a year, and a notice
 # longer than a month is a plan, not a run.
 MAX_NOTICE_SECONDS = 2_592_000
+# The most targets one run fans out to: each is an execution of its own, checked at every poll.
+MAX_TARGETS = 20
+# Step Functions' longest execution name; a target's run is named after its parent run.
+MAX_EXECUTION_NAME = 80
 
 # Service names end up in tags, snapshot identifiers and S3 keys: keep them to a safe alphabet.
 SERVICE_NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
@@ -117,6 +121,11 @@ class Target(_Strict):
     def name(self) -> str:
         """How the target is named in reports and notices: account/region."""
         return f"{self.account}/{self.region}"
+
+
+def target_run_id(run_id: str, target: Target) -> str:
+    """The execution name of a target's run: its parent run's, then the target's place."""
+    return f"{run_id}--{target.account}-{target.region}"
 
 
 def lock_name(service: str, target: Target | None, home_arn: str) -> str:
@@ -333,6 +342,14 @@ class DecommissionRequest(_Strict):
         description="the account and Region of the service, and the role to assume there; "
         "null: Sunset's own account and Region",
     )
+    targets: list[Target] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_TARGETS,
+        description="or: every account and Region the service lives in; the run starts one "
+        "run per target, each with this request and its own target, and waits for them all "
+        "(docs/targets.md)",
+    )
 
     @field_validator("reason", "resumption_plan")
     @classmethod
@@ -391,6 +408,29 @@ class DecommissionRequest(_Strict):
                 "rollback: poll less often or shorten a deadline"
             )
         return self
+
+    @model_validator(mode="after")
+    def _one_place_or_several(self) -> DecommissionRequest:
+        if self.targets is None:
+            return self
+        if self.target is not None:
+            raise ValueError("give target or targets, not both: both say where the service is")
+        places = [t.name for t in self.targets]
+        twice = sorted({place for place in places if places.count(place) > 1})
+        if twice:
+            raise ValueError(
+                f"targets names {', '.join(twice)} more than once: one run per account and Region"
+            )
+        if not self.resources.is_empty():
+            raise ValueError(
+                "resources lists ids, which belong to one account and Region: give them with "
+                "one target, not with targets"
+            )
+        return self
+
+    def for_target(self, target: Target) -> DecommissionRequest:
+        """This request, for one of its targets: the input of that target's own run."""
+        return self.model_copy(update={"targets": None, "target": target})
 
     @model_validator(mode="after")
     def _something_selected(self) -> DecommissionRequest:

@@ -361,6 +361,7 @@ class StackDeployer:
             "AWS::SQS::QueuePolicy": self._sqs_queue_policy,
             "AWS::IAM::Role": self._iam_role,
             "AWS::IAM::ManagedPolicy": self._iam_managed_policy,
+            "AWS::IAM::Policy": self._iam_policy,
             "AWS::Scheduler::Schedule": self._schedule,
             "AWS::Events::Rule": self._events_rule,
         }
@@ -577,6 +578,29 @@ class StackDeployer:
             )
         self.physical[logical_id] = name
         self.attributes[logical_id] = {"Arn": role["Arn"], "RoleId": role["RoleId"]}
+
+    def _iam_policy(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """An inline policy for roles: a function's own role (SAM's `<Function>Role`) is the
+        one stand-in role every function runs as here (_role)."""
+        _refuse_unknown(logical_id, properties, {"PolicyName", "Roles", "PolicyDocument"})
+        functions = {
+            name
+            for name, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
+        roles = set()
+        for role in properties["Roles"]:
+            ref = role.get("Ref") if isinstance(role, dict) else None
+            if isinstance(ref, str) and ref.endswith("Role") and ref[: -len("Role")] in functions:
+                roles.add(self._role().rsplit("/", 1)[-1])
+            else:
+                roles.add(str(self.resolve(role)))
+        document = json.dumps(self.resolve(properties["PolicyDocument"]))
+        for role_name in sorted(roles):
+            self._client("iam").put_role_policy(
+                RoleName=role_name, PolicyName=properties["PolicyName"], PolicyDocument=document
+            )
+        self.physical[logical_id] = properties["PolicyName"]
 
     def _iam_managed_policy(self, logical_id: str, properties: dict[str, Any]) -> None:
         props = self.resolve(properties)

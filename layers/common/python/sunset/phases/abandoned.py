@@ -296,11 +296,23 @@ class _Closer:
         run_id = detail.name
         manifest = _load(kit, run_id)
         if manifest is None:
-            # Ended before Prepare wrote the manifest: at most a lock to give back.
+            # Ended before Prepare wrote the manifest, or a run with targets, which has none
+            # (each target's run has its own, and is closed on its own): at most a lock to
+            # give back and a record to close.
             lock = lock_of_input(_json(detail.input), detail.execution_arn)
             released = lock is not None and kit.runs.release_lock(lock, run_id)
+            record = kit.runs.get_run(run_id)
+            # (A recommission's record of the same name is another run's: Prepare refused this.)
+            ended = (
+                record is not None
+                and record.get("kind", "decommission") == "decommission"
+                and record.get("status") == "RUNNING"
+            )
+            if ended:
+                kit.runs.finish_run(run_id, "FAILED", kit.now())
+            why = "lock released" if released else "no lock"
             return self.result(
-                released, "no manifest: " + ("lock released" if released else "no lock")
+                released or ended, f"no manifest: {why}" + ("; run closed" if ended else "")
             )
         kit = self.in_target_of(manifest)
         audit = kit.runs.audit_entries(run_id)

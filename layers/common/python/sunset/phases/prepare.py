@@ -11,14 +11,16 @@ from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
 from sunset.errors import InvalidRequest
 from sunset.journal import Journal, Toolkit
-from sunset.manifest import Manifest, PhaseRecord
+from sunset.manifest import Action, Manifest, PhaseRecord
 from sunset.request import (
+    MAX_EXECUTION_NAME,
     MAX_NOTICE_SECONDS,
     DecommissionRequest,
     Target,
     lock_name,
     parse_cutoff,
     parse_request,
+    target_run_id,
 )
 
 
@@ -103,6 +105,44 @@ def record_target(journal: Journal, target: Target) -> None:
     )
 
 
+def prepare_targets(
+    request: DecommissionRequest, run_id: str, started_at: datetime, cutoff: datetime, kit: Toolkit
+) -> RunContext:
+    """Prepare a run with several targets (sunset.phases.targets): check that every target's
+    run can be named and every role assumed, then record the run. It takes no lock and opens no
+    manifest: each target's run takes its own, and a refusal here starts none of them."""
+    for index, target in enumerate(request.targets or []):
+        name = target_run_id(run_id, target)
+        if len(name) > MAX_EXECUTION_NAME:
+            raise InvalidRequest(
+                f"invalid request: targets[{index}]: its run would be named {name!r}, longer "
+                f"than Step Functions' {MAX_EXECUTION_NAME} characters; give this execution a "
+                f"name of at most {len(run_id) - len(name) + MAX_EXECUTION_NAME} characters; "
+                "nothing was done"
+            )
+        reach_target(target, run_id, kit, f"targets[{index}].role_arn")
+    kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
+    for target in request.targets or []:
+        kit.runs.append_audit(
+            run_id,
+            Action(
+                at=kit.now(),
+                phase="Prepare",
+                action="assume target role",
+                resource=target.role_arn,
+                result="ok",
+                detail=f"the run for {target.name} can act there",
+            ),
+        )
+    return RunContext(
+        run_id=run_id,
+        service=request.service,
+        started_at=started_at,
+        request=request,
+        cutoff=cutoff,
+    )
+
+
 def prepare(
     raw_input: object, run_id: str, started_at: datetime, execution_arn: str, kit: Toolkit
 ) -> RunContext:
@@ -119,6 +159,8 @@ def prepare(
     """
     request = parse_request(raw_input)
     cutoff = shutdown_starts_at(request, started_at)
+    if request.targets is not None:
+        return prepare_targets(request, run_id, started_at, cutoff, kit)
     if request.target is not None:
         reach_target(request.target, run_id, kit)
     earlier = kit.store.load_manifest(run_id) if kit.store.manifest_exists(run_id) else None
