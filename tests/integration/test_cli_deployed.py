@@ -14,7 +14,7 @@ import pytest
 
 from sunset.cli import EXIT_OK, EXIT_RUN_FAILED, EXIT_USAGE, main
 from sunset.local import Sandbox
-from sunset.local.sample import SampleService
+from sunset.local.sample import SampleService, seed_sample_service
 from tests.conftest import FAST
 from tests.integration.servicestate import service_state
 from tests.integration.test_recommission import sample_shape
@@ -251,6 +251,30 @@ def test_plan_dry_runs_on_a_deployed_stack_and_prints_the_plan(
     assert "Notices: ANNOUNCED, STARTED, BACKED_UP, ACCESS_REMOVED, STOPPED, COMPLETED" in out
     assert "Nothing was changed. Report: s3://" in out
     assert service_state(sandbox, sample_shape(service)) == before
+
+
+def test_plan_of_a_run_with_targets_prints_each_target_s_plan(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a deployed stack, and the sample service in a target account and Region
+    _register_stack(sandbox, "sunset-prod")
+    account, region = "210987654321", "eu-west-1"
+    there = sandbox.session_in(account, region)
+    remote = seed_sample_service(there)
+    before = service_state(there, sample_shape(remote))
+    target = {"account": account, "region": region, "role_arn": f"arn:aws:iam::{account}:role/t"}
+    path = _input_file(tmp_path, remote.request(targets=[target], backup=FAST))
+    # When
+    code = main(["plan", "--input", path, "--name", "far", "--stack", "sunset-prod"])
+    # Then the target's run's plan is printed under where it acts, and nothing changed there
+    out = capsys.readouterr().out
+    assert code == EXIT_OK, out
+    assert f"In account {account}, Region {region}:" in out
+    assert f"(dry run far--{account}-{region}: nothing was changed)" in out
+    for endpoint in remote.endpoints:
+        assert f"sagemaker:DeleteEndpoint sagemaker-endpoint/{endpoint}" in out
+    assert "Nothing was changed. Report: s3://" in out and out.rstrip().endswith("targets.json")
+    assert service_state(there, sample_shape(remote)) == before
 
 
 def test_plan_of_a_run_that_would_fail_exits_1_and_says_where(

@@ -397,12 +397,27 @@ def _print_plan(stack: Any, name: str, out: TextIO) -> str | None:
     return None
 
 
+def _print_plans(stack: Any, planned_input: Any, name: str, out: TextIO) -> str | None:
+    """Print the dry run's plan, or with targets, the plan of each target's run."""
+    from sunset.request import parse_request, target_run_id
+
+    targets = parse_request(planned_input).targets
+    if targets is None:
+        return _print_plan(stack, name, out)
+    for target in targets:
+        out.write(f"\nIn account {target.account}, Region {target.region}:\n")
+        unreadable = _print_plan(stack, target_run_id(name, target), out)
+        if unreadable is not None:
+            return unreadable
+    return None
+
+
 def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
     """Run the dry run on `stack` (deployed or sandbox) and print its plan as a table."""
     run = _follow(stack, "decommission", planned_input, name, out)
     if run is None:
         return EXIT_RUN_FAILED
-    unreadable = _print_plan(stack, name, out)
+    unreadable = _print_plans(stack, planned_input, name, out)
     if run.status != "SUCCEEDED":
         print(
             f"sunset: the dry run {name} failed, so a real run would fail too: "
@@ -413,7 +428,10 @@ def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:
     if unreadable is not None:
         print(f"sunset: {unreadable}", file=sys.stderr)
         return EXIT_RUN_FAILED
-    out.write(f"\nNothing was changed. Report: {(run.output or {}).get('report')}\n")
+    output = run.output or {}
+    # A run with targets: its record lists each target run's report.
+    where = output.get("report") or output.get("result", {}).get("outcome", {}).get("record")
+    out.write(f"\nNothing was changed. Report: {where}\n")
     return EXIT_OK
 
 
