@@ -227,6 +227,25 @@ def test_template_substitutes_every_placeholder_and_nothing_else(machine: str) -
     assert resource["DefinitionUri"] == f"statemachine/{machine}.asl.json"
 
 
+@pytest.mark.parametrize("machine", list(MACHINES))
+def test_the_machine_may_invoke_every_function_it_names(machine: str) -> None:
+    # moto does not enforce the machine's role: without this, a function missing here would
+    # pass every sandbox run and be denied on AWS
+    template = load_template(ROOT / "template.yaml")
+    resource = template["Resources"][f"{machine.capitalize()}StateMachine"]["Properties"]
+    named = {
+        value["Fn::GetAtt"][0]
+        for value in resource["DefinitionSubstitutions"].values()
+        if "Fn::GetAtt" in value
+    }
+    invocable = {
+        policy["LambdaInvokePolicy"]["FunctionName"]["Ref"]
+        for policy in resource["Policies"]
+        if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
+    }
+    assert named and named == invocable
+
+
 def test_template_has_the_documented_outputs() -> None:
     template = load_template(ROOT / "template.yaml")
     assert set(template["Outputs"]) == {
