@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -118,19 +119,41 @@ def test_a_target_whose_run_fails_does_not_stop_the_others(
     assert sandbox.runs_table().get_run("fleet")["status"] == "FAILED"
 
 
-def test_a_role_of_any_target_sunset_cannot_assume_refuses_the_whole_run(
-    sandbox: Sandbox, places: dict[str, tuple[boto3.Session, SampleService]]
+@pytest.mark.parametrize(
+    ("refusal", "error", "message"),
+    [
+        # the second target's role does not trust Sunset
+        ("untrusted", "InvalidRequest", "targets[1].role_arn: Sunset cannot assume"),
+        # another run holds the service in the second target
+        ("locked", "ServiceLocked", f"targets[1]: service 'chat-assistant@{OTHER_ACCOUNT}/"),
+    ],
+)
+def test_what_would_refuse_any_target_s_run_refuses_the_whole_run_first(
+    sandbox: Sandbox,
+    places: dict[str, tuple[boto3.Session, SampleService]],
+    refusal: str,
+    error: str,
+    message: str,
 ) -> None:
-    from tests.integration.test_targets import assume_role_denied
-
     _, service = places[FIRST]
-    with assume_role_denied(sandbox):
+    lock = f"{service.name}@{OTHER_ACCOUNT}/{OTHER_REGION}"
+    if refusal == "locked":
+        sandbox.runs_table().acquire_lock(lock, "someone-else", datetime.now(UTC), 3_600)
+
+    def untrusted(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if refusal == "untrusted" and params.get("RoleArn") == OTHER["role_arn"]:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, operation)
+        return call(client, operation, params)
+
+    with api_calls(untrusted):
         run = sandbox.run("decommission", service.request(targets=[TARGET, OTHER]), name="fleet")
-    assert (run.status, run.error) == ("FAILED", "InvalidRequest")
-    assert "targets[0].role_arn: Sunset cannot assume" in str(run.cause)
+    # Then nothing was started anywhere, not even in the first target
+    assert (run.status, run.error) == ("FAILED", error)
+    assert message in str(run.cause)
     for name, (session, seeded) in places.items():
         assert endpoints_in(session) == sorted(seeded.endpoints), name
     assert sandbox.runs_table().get_run("fleet") is None
+    assert sandbox.runs_table().get_run(FIRST) is None
 
 
 def test_a_run_with_targets_stopped_by_hand_is_closed_and_its_target_runs_go_on(
@@ -203,3 +226,33 @@ def test_a_retried_start_adopts_the_runs_it_started_and_a_name_taken_is_not_star
         ("SUCCEEDED", False),
         ("NOT_STARTED", True),
     ]
+
+
+def test_target_runs_that_cannot_be_followed_are_recorded_as_last_seen_and_why(
+    sandbox: Sandbox, places: dict[str, tuple[boto3.Session, SampleService]]
+) -> None:
+    # Given a run whose Check target runs is denied DescribeExecution, past its retries
+    lambdas = sandbox.lambdas
+    assert lambdas is not None
+
+    def denied(call: ApiCall, client: Any, operation: str, params: Any) -> Any:
+        if lambdas.current == "CheckTargetRunsFunction" and operation == "DescribeExecution":
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, operation)
+        return call(client, operation, params)
+
+    _, service = places[FIRST]
+    with api_calls(denied):
+        run = sandbox.run(
+            "decommission", service.request(targets=[TARGET, OTHER], backup=FAST), name="fleet"
+        )
+    # Then the run fails saying why it could not follow its target runs, recorded as last seen
+    assert (run.status, run.error) == ("FAILED", "TargetRunsFailed")
+    assert "the runs could not be followed to their end (ClientError: " in str(run.cause)
+    assert "DescribeExecution operation: no)" in str(run.cause)
+    record = json.loads(artifact(sandbox, "fleet", "targets.json"))
+    assert [t["status"] for t in record["targets"]] == ["RUNNING", "RUNNING"]
+    assert sandbox.runs_table().get_run("fleet")["status"] == "FAILED"
+    # and the target runs, which never depended on it, end on their own
+    for name in WHERE:
+        arn = run.execution_arn.replace(":fleet", f":{name}")
+        assert sandbox.wait(arn).status == "SUCCEEDED"

@@ -81,8 +81,11 @@ class ArtifactStore:
         return self._put(run_prefix(manifest.run_id) + "manifest.json", body, "application/json")
 
     def manifest_exists(self, run_id: str) -> bool:
+        return self.exists(run_prefix(run_id) + "manifest.json")
+
+    def exists(self, key: str) -> bool:
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=run_prefix(run_id) + "manifest.json")
+            self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if error_code(exc) in {"NoSuchKey", "404", "NotFound"}:
                 return False

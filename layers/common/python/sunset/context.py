@@ -23,12 +23,13 @@ class RunContext(BaseModel):
     # When the shutdown itself starts: the end of the notice period (the ASL waits for it).
     cutoff: datetime | None = None
     # The runs table lock the run holds (request.lock_name). The ASL's last-resort release
-    # reads it. A context from before targets had none: its lock was the service's name.
+    # reads it. A context from before targets had none: its lock was the service's name. A run
+    # with a targets list holds none (each target's run holds its own): "".
     lock: str = ""
 
     @model_validator(mode="after")
     def _lock_of_old_runs(self) -> RunContext:
-        if not self.lock:
+        if not self.lock and self.request.targets is None:
             object.__setattr__(self, "lock", self.service)
         return self
 

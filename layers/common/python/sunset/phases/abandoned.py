@@ -302,6 +302,10 @@ class _Closer:
             lock = lock_of_input(_json(detail.input), detail.execution_arn)
             released = lock is not None and kit.runs.release_lock(lock, run_id)
             record = kit.runs.get_run(run_id)
+            if record is not None and record.get("status") == "RUNNING":
+                # A step still in flight (Report target runs, say) may yet close it.
+                self.settled_history()
+                record = kit.runs.get_run(run_id)
             # (A recommission's record of the same name is another run's: Prepare refused this.)
             ended = (
                 record is not None

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
-from sunset.errors import InvalidRequest
+from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.journal import Journal, Toolkit
 from sunset.manifest import Action, Manifest, PhaseRecord
 from sunset.request import (
@@ -106,12 +106,23 @@ def record_target(journal: Journal, target: Target) -> None:
 
 
 def prepare_targets(
-    request: DecommissionRequest, run_id: str, started_at: datetime, cutoff: datetime, kit: Toolkit
+    request: DecommissionRequest,
+    run_id: str,
+    started_at: datetime,
+    cutoff: datetime,
+    execution_arn: str,
+    kit: Toolkit,
 ) -> RunContext:
-    """Prepare a run with several targets (sunset.phases.targets): check that every target's
-    run can be named and every role assumed, then record the run. It takes no lock and opens no
-    manifest: each target's run takes its own, and a refusal here starts none of them."""
-    for index, target in enumerate(request.targets or []):
+    """Prepare a run with several targets (sunset.phases.targets): check what would refuse a
+    target's run before any starts, then record the run. It takes no lock and opens no
+    manifest: each target's run takes its own.
+
+    Checked for every target: its run's name fits, its role can be assumed, and no other run
+    holds the service there. A target's own Prepare checks again when it starts; what changes
+    in between (a lock taken since, a cutoff passed) fails that target's run only."""
+    refuse_reused_name(run_id, started_at, kit)
+    targets = request.targets or []
+    for index, target in enumerate(targets):
         name = target_run_id(run_id, target)
         if len(name) > MAX_EXECUTION_NAME:
             raise InvalidRequest(
@@ -121,8 +132,19 @@ def prepare_targets(
                 "nothing was done"
             )
         reach_target(target, run_id, kit, f"targets[{index}].role_arn")
+        lock = lock_name(request.service, target, execution_arn)
+        holder = kit.runs.lock_holder(lock)
+        if holder is not None and holder != name:
+            raise ServiceLocked(
+                f"targets[{index}]: service {lock!r} is locked by run {holder}: wait for it to "
+                "end (or restore it) before starting a run there; nothing was done"
+            )
     kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
-    for target in request.targets or []:
+    # A retried Prepare finds its entries on record, and does not write them twice.
+    recorded = {a.resource for a in kit.runs.audit_entries(run_id) if a.phase == "Prepare"}
+    for target in targets:
+        if target.role_arn in recorded:
+            continue
         kit.runs.append_audit(
             run_id,
             Action(
@@ -143,6 +165,19 @@ def prepare_targets(
     )
 
 
+def refuse_reused_name(run_id: str, started_at: datetime, kit: Toolkit) -> None:
+    """Refuse a run whose id the runs table already gives another run: Step Functions frees an
+    execution's name 90 days after it ended, and two runs under one id would share a record and
+    an audit trail. The same run retrying Prepare has the same start."""
+    earlier = kit.runs.get_run(run_id)
+    if earlier is not None and earlier.get("started_at") != started_at.isoformat():
+        raise InvalidRequest(
+            f"invalid request: run id {run_id} already names a run started at "
+            f"{earlier.get('started_at', 'an unknown time')}; give this execution another name; "
+            "nothing was done"
+        )
+
+
 def prepare(
     raw_input: object, run_id: str, started_at: datetime, execution_arn: str, kit: Toolkit
 ) -> RunContext:
@@ -160,9 +195,10 @@ def prepare(
     request = parse_request(raw_input)
     cutoff = shutdown_starts_at(request, started_at)
     if request.targets is not None:
-        return prepare_targets(request, run_id, started_at, cutoff, kit)
+        return prepare_targets(request, run_id, started_at, cutoff, execution_arn, kit)
     if request.target is not None:
         reach_target(request.target, run_id, kit)
+    refuse_reused_name(run_id, started_at, kit)
     earlier = kit.store.load_manifest(run_id) if kit.store.manifest_exists(run_id) else None
     if earlier is not None and (earlier.started_at != started_at or earlier.request != request):
         # Not this execution retrying Prepare, but another run of the same name (Step Functions

@@ -28,6 +28,7 @@ from sunset.context import RunContext
 from sunset.errors import InvalidRequest
 from sunset.journal import Toolkit
 from sunset.manifest import Action, ActionResult
+from sunset.phases.finish import readable_cause
 from sunset.request import Target, target_run_id
 
 # The poll waits a twentieth of the time the run has taken, from the request's
@@ -65,6 +66,9 @@ class TargetRuns(BaseModel):
     done: bool = False
     wait_seconds: int = 1
     summary: str = ""
+    # Check target runs failed past its retries (the Catch's Error and Cause): the runs are
+    # recorded as last seen, with why they could not be followed.
+    check_error: dict[str, str | None] | None = None
 
 
 class TargetsEvent(BaseModel):
@@ -188,6 +192,11 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
     run, runs = event.run, event.targets.runs
     succeeded = all(r.status == "SUCCEEDED" for r in runs) and bool(runs)
     summary = summary_of(runs)
+    failure = event.targets.check_error
+    if failure is not None:
+        cause = readable_cause(failure.get("Cause") or "")
+        why = f"{failure.get('Error')}: {cause}"[:CAUSE_CHARS]
+        summary += f"; the runs could not be followed to their end ({why})"
     # What an earlier attempt of this step recorded: each end is on record once.
     audit = kit.runs.audit_entries(run.run_id)
     recorded = {a.resource for a in audit if a.action == "follow target run"}
@@ -211,14 +220,7 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
         "succeeded": succeeded,
         "summary": summary,
         "targets": [
-            {
-                **r.model_dump(mode="json"),
-                # A run that did not start has none.
-                "report": None
-                if r.status == "NOT_STARTED"
-                else kit.store.uri(run_prefix(r.run_id) + "report.md"),
-            }
-            for r in runs
+            {**r.model_dump(mode="json"), "report": _report_of(kit, r.run_id)} for r in runs
         ],
     }
     key = kit.store.save_targets(run.run_id, json.dumps(record, indent=2))
@@ -231,6 +233,13 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
         summary=summary,
         record=kit.store.uri(key),
     )
+
+
+def _report_of(kit: Toolkit, run_id: str) -> str | None:
+    """Where a target run's report is; None for a run that did not start, or that its Prepare
+    refused (it wrote none)."""
+    key = run_prefix(run_id) + "report.md"
+    return kit.store.uri(key) if kit.store.exists(key) else None
 
 
 def poll_wait(took_seconds: float, shortest: int) -> int:
