@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -51,6 +51,11 @@ def test_each_target_is_shut_down_by_a_run_of_its_own(
     # Given the service in two accounts and Regions, and a run naming both
     _, service = places[FIRST]
     request = service.request(targets=[TARGET, OTHER], backup=FAST)
+    # and in the second, a lock long expired, left by a run that did not end well: the run's
+    # own run there takes it over, as any run would
+    expired = datetime.now(UTC) - timedelta(days=3)
+    lock = f"{service.name}@{OTHER_ACCOUNT}/{OTHER_REGION}"
+    sandbox.runs_table().acquire_lock(lock, "long-gone", expired, 3_600)
     # When it runs
     run = sandbox.run("decommission", request, name="fleet")
     # Then it succeeded, having started one run per target, each of which succeeded there
@@ -185,8 +190,11 @@ def test_a_run_with_targets_stopped_by_hand_is_closed_and_its_target_runs_go_on(
 def test_a_retried_start_adopts_the_runs_it_started_and_a_name_taken_is_not_started(
     sandbox: Sandbox, places: dict[str, tuple[boto3.Session, SampleService]]
 ) -> None:
-    # Given the second target's run name already taken by another execution (a refused input)
-    sandbox.run("decommission", {"service": "someone-else"}, name=SECOND)
+    # Given the second target's run name already taken by another execution, one that failed
+    # with a report of its own (it found nothing to shut down)
+    nothing = {"service": "someone-else", "selector": {"tags": {"app": "none"}}, "reason": "x"}
+    assert sandbox.run("decommission", nothing, name=SECOND).error == "NothingToDecommission"
+    assert "someone-else" in artifact(sandbox, SECOND, "report.md")
     # and the step's second StartExecution throttled once, after the first run started
     lambdas = sandbox.lambdas
     assert lambdas is not None

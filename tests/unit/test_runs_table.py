@@ -58,6 +58,9 @@ def test_an_expired_lock_can_be_taken_over_and_the_stale_run_then_stops(
 ) -> None:
     runs.acquire_lock("svc", "run-a", NOW, ttl_seconds=60)
     runs.require_lock("svc", "run-a")
+    # Asked at a time, an expired lock has no holder: a new run may take it over
+    assert runs.lock_holder("svc", NOW + timedelta(seconds=59)) == "run-a"
+    assert runs.lock_holder("svc", NOW + timedelta(seconds=61)) is None
     runs.acquire_lock("svc", "run-b", NOW + timedelta(seconds=61), ttl_seconds=60)
     assert runs.lock_holder("svc") == "run-b"
     # The stale run is refused at its next change, and cannot release the newer run's lock

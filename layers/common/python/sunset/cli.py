@@ -404,12 +404,14 @@ def _print_plans(stack: Any, planned_input: Any, name: str, out: TextIO) -> str 
     targets = parse_request(planned_input).targets
     if targets is None:
         return _print_plan(stack, name, out)
+    first: str | None = None
     for target in targets:
         out.write(f"\nIn account {target.account}, Region {target.region}:\n")
         unreadable = _print_plan(stack, target_run_id(name, target), out)
         if unreadable is not None:
-            return unreadable
-    return None
+            out.write(f"  no plan: {unreadable}\n")
+            first = first or unreadable
+    return first
 
 
 def _plan_on(stack: Any, planned_input: Any, name: str, out: TextIO) -> int:

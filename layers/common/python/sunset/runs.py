@@ -69,13 +69,19 @@ class RunsTable:
                 "wait for it to end (or restore it) before starting another run; nothing was done"
             ) from None
 
-    def lock_holder(self, service: str) -> str | None:
+    def lock_holder(self, service: str, now: datetime | None = None) -> str | None:
+        """Who holds the lock; given `now`, None for a lock past its expiry, which a new run may
+        take over (acquire_lock)."""
         item = self._db.get_item(
             TableName=self._table,
             Key={"pk": {"S": f"LOCK#{service}"}, "sk": {"S": "LOCK"}},
             ConsistentRead=True,
         ).get("Item")
-        return item["run_id"]["S"] if item else None
+        if item is None:
+            return None
+        if now is not None and int(item["expires_at"]["N"]) < _epoch(now):
+            return None
+        return item["run_id"]["S"]
 
     def require_lock(self, service: str, holder: str) -> None:
         """Refuse to go on unless `holder` still holds the service's lock.

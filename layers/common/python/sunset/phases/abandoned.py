@@ -66,6 +66,19 @@ class ExecutionDetail(BaseModel):
     input: str | None = None
     error: str | None = None
     cause: str | None = None
+    # Milliseconds since the epoch, as the event carries it.
+    start_date: int | None = Field(default=None, alias="startDate")
+
+    def started(self, record: dict[str, str]) -> bool:
+        """Whether a runs-table record is this execution's (its start, to the second), not an
+        earlier run's that had the same name. Without a start date, it is taken to be."""
+        if self.start_date is None:
+            return True
+        try:
+            recorded = datetime.fromisoformat(record.get("started_at", ""))
+        except ValueError:
+            return False
+        return abs(recorded.timestamp() * 1000 - self.start_date) < 1000
 
 
 class ExecutionStatusChange(BaseModel):
@@ -291,33 +304,42 @@ class _Closer:
             self.kit,
         )
 
+    def without_manifest(self) -> AbandonedRun:
+        """A run that ended before Prepare wrote its manifest, or a run with targets, which has
+        none (each target's run has its own, and is closed on its own): at most a lock to give
+        back and a record to close."""
+        detail, kit = self.detail, self.kit
+        lock = lock_of_input(_json(detail.input), detail.execution_arn)
+        released = lock is not None and kit.runs.release_lock(lock, detail.name)
+
+        def still_running(record: dict[str, str] | None) -> bool:
+            # Only this execution's own record: one of an earlier run of that name, or of a
+            # recommission, is another run's (Prepare refused this one for it).
+            return (
+                record is not None
+                and detail.started(record)
+                and record.get("kind", "decommission") == "decommission"
+                and record.get("status") == "RUNNING"
+            )
+
+        ended = still_running(kit.runs.get_run(detail.name))
+        if ended:
+            # A step still in flight (Report target runs, say) may yet close it.
+            self.settled_history()
+            ended = still_running(kit.runs.get_run(detail.name))
+        if ended:
+            kit.runs.finish_run(detail.name, "FAILED", kit.now())
+        why = "lock released" if released else "no lock"
+        if ended:
+            why += "; run closed"
+        return self.result(released or ended, f"no manifest: {why}")
+
     def decommission(self) -> AbandonedRun:
         detail, kit = self.detail, self.kit
         run_id = detail.name
         manifest = _load(kit, run_id)
         if manifest is None:
-            # Ended before Prepare wrote the manifest, or a run with targets, which has none
-            # (each target's run has its own, and is closed on its own): at most a lock to
-            # give back and a record to close.
-            lock = lock_of_input(_json(detail.input), detail.execution_arn)
-            released = lock is not None and kit.runs.release_lock(lock, run_id)
-            record = kit.runs.get_run(run_id)
-            if record is not None and record.get("status") == "RUNNING":
-                # A step still in flight (Report target runs, say) may yet close it.
-                self.settled_history()
-                record = kit.runs.get_run(run_id)
-            # (A recommission's record of the same name is another run's: Prepare refused this.)
-            ended = (
-                record is not None
-                and record.get("kind", "decommission") == "decommission"
-                and record.get("status") == "RUNNING"
-            )
-            if ended:
-                kit.runs.finish_run(run_id, "FAILED", kit.now())
-            why = "lock released" if released else "no lock"
-            return self.result(
-                released or ended, f"no manifest: {why}" + ("; run closed" if ended else "")
-            )
+            return self.without_manifest()
         kit = self.in_target_of(manifest)
         audit = kit.runs.audit_entries(run_id)
         rollback = next((r for r in manifest.restores if r.restore_id == run_id), None)

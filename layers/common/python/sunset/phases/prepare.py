@@ -133,7 +133,7 @@ def prepare_targets(
             )
         reach_target(target, run_id, kit, f"targets[{index}].role_arn")
         lock = lock_name(request.service, target, execution_arn)
-        holder = kit.runs.lock_holder(lock)
+        holder = kit.runs.lock_holder(lock, kit.now())
         if holder is not None and holder != name:
             raise ServiceLocked(
                 f"targets[{index}]: service {lock!r} is locked by run {holder}: wait for it to "
@@ -141,9 +141,12 @@ def prepare_targets(
             )
     kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
     # A retried Prepare finds its entries on record, and does not write them twice.
-    recorded = {a.resource for a in kit.runs.audit_entries(run_id) if a.phase == "Prepare"}
+    # (A role serves every Region of its account: the entry is the role's in one place.)
+    audit = kit.runs.audit_entries(run_id)
+    recorded = {(a.resource, a.detail) for a in audit if a.phase == "Prepare"}
     for target in targets:
-        if target.role_arn in recorded:
+        detail = f"the run for {target.name} can act there"
+        if (target.role_arn, detail) in recorded:
             continue
         kit.runs.append_audit(
             run_id,
@@ -153,7 +156,7 @@ def prepare_targets(
                 action="assume target role",
                 resource=target.role_arn,
                 result="ok",
-                detail=f"the run for {target.name} can act there",
+                detail=detail,
             ),
         )
     return RunContext(

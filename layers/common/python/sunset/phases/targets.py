@@ -219,9 +219,7 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
         "ended_at": kit.now().isoformat(),
         "succeeded": succeeded,
         "summary": summary,
-        "targets": [
-            {**r.model_dump(mode="json"), "report": _report_of(kit, r.run_id)} for r in runs
-        ],
+        "targets": [{**r.model_dump(mode="json"), "report": _report_of(kit, r)} for r in runs],
     }
     key = kit.store.save_targets(run.run_id, json.dumps(record, indent=2))
     kit.store.save_audit(run.run_id, kit.runs.audit_entries(run.run_id))
@@ -235,10 +233,12 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
     )
 
 
-def _report_of(kit: Toolkit, run_id: str) -> str | None:
-    """Where a target run's report is; None for a run that did not start, or that its Prepare
-    refused (it wrote none)."""
-    key = run_prefix(run_id) + "report.md"
+def _report_of(kit: Toolkit, target_run: TargetRun) -> str | None:
+    """Where a target run's report is; None for a run that did not start (a report under its
+    name would be another run's), or that its Prepare refused (it wrote none)."""
+    if target_run.status == "NOT_STARTED":
+        return None
+    key = run_prefix(target_run.run_id) + "report.md"
     return kit.store.uri(key) if kit.store.exists(key) else None
 
 
