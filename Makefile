@@ -1,5 +1,8 @@
 # Sunset: the few targets people expect. Every target installs what it needs on first use.
 PYTHON ?= python3
+# `make bench SIZES=100` measures one size. (Not $(or $(SIZES),10,100,1000): `or` splits its
+# arguments at the commas, so that ran N=10 alone.)
+SIZES  ?= 10,100,1000
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -44,7 +47,7 @@ faults: $(STAMP)                ## the fault matrix: every AWS call site x every
 	$(BIN)/pytest -m faults tests/faults
 
 bench: $(STAMP)                 ## decommission generated services of N resources; bench/results/latest.json
-	$(BIN)/python -m bench.harness --sizes $(or $(SIZES),10,100,1000)
+	$(BIN)/python -m bench.harness --sizes $(SIZES)
 
 lint: $(STAMP)                  ## ruff, mypy, and least privilege in template.yaml
 	$(BIN)/ruff check .
