@@ -13,7 +13,7 @@ from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.manifest import Action
 from sunset.phases.prepare import lock_lifetime
 from sunset.request import parse_request
-from sunset.runs import RunsTable
+from sunset.runs import AuditOnce, RunsTable
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -136,3 +136,16 @@ def test_a_lock_outlives_every_wait_its_run_may_spend() -> None:
     # while a dry run, which waits for nothing, holds it for the margin alone
     rehearsal = request.model_copy(update={"dry_run": True})
     assert lock_lifetime(rehearsal, started, cutoff, margin_seconds=7_200) == 7_200
+
+
+def test_a_retried_step_writes_each_audit_entry_once(runs: RunsTable) -> None:
+    # Given an entry an earlier attempt wrote
+    AuditOnce(runs, "r", lambda: NOW).record("Targets", "follow", "arn:1", "ok", "eu-west-1")
+    # When the retried attempt records it again, and one for another place of the same resource
+    again = AuditOnce(runs, "r", lambda: NOW + timedelta(seconds=1))
+    again.record("Targets", "follow", "arn:1", "ok", "eu-west-1")
+    again.record("Targets", "follow", "arn:1", "ok", "us-west-2")
+    # Then each is on record once, and the trail it carries is the table's
+    details = [entry.detail for entry in runs.audit_entries("r")]
+    assert details == ["eu-west-1", "us-west-2"]
+    assert again.entries == runs.audit_entries("r")

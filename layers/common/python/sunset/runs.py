@@ -11,6 +11,7 @@ Keys:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from sunset.aws.errors import error_code
 from sunset.errors import InvalidRequest, ServiceLocked
-from sunset.manifest import Action
+from sunset.manifest import Action, ActionResult
 
 
 def _strings(item: dict[str, Any]) -> dict[str, str]:
@@ -248,3 +249,35 @@ class RunsTable:
                 Action.model_validate(json.loads(i["entry"]["S"])) for i in page["Items"]
             )
         return entries
+
+
+class AuditOnce:
+    """The audit trail of a run with no manifest (a run with targets), for a step that may be
+    retried: an entry on record from an earlier attempt (the same phase, action, resource and
+    detail) is not written again. `entries` is the trail as it stands, oldest first."""
+
+    def __init__(self, runs: RunsTable, run_id: str, now: Callable[[], datetime]) -> None:
+        self._runs, self._run_id, self._now = runs, run_id, now
+        self.entries = runs.audit_entries(run_id)
+        self._on_record = {_same(entry) for entry in self.entries}
+
+    def record(
+        self, phase: str, action: str, resource: str, result: ActionResult, detail: str
+    ) -> None:
+        entry = Action(
+            at=self._now(),
+            phase=phase,
+            action=action,
+            resource=resource,
+            result=result,
+            detail=detail,
+        )
+        if _same(entry) in self._on_record:
+            return
+        self._runs.append_audit(self._run_id, entry)
+        self._on_record.add(_same(entry))
+        self.entries.append(entry)
+
+
+def _same(entry: Action) -> tuple[str, str, str, str | None]:
+    return entry.phase, entry.action, entry.resource, entry.detail

@@ -11,7 +11,7 @@ from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
 from sunset.errors import InvalidRequest, ServiceLocked
 from sunset.journal import Journal, Toolkit
-from sunset.manifest import Action, Manifest, PhaseRecord
+from sunset.manifest import Manifest, PhaseRecord
 from sunset.request import (
     MAX_EXECUTION_NAME,
     MAX_NOTICE_SECONDS,
@@ -22,6 +22,7 @@ from sunset.request import (
     parse_request,
     target_run_id,
 )
+from sunset.runs import AuditOnce
 
 
 def shutdown_starts_at(request: DecommissionRequest, started_at: datetime) -> datetime:
@@ -140,25 +141,11 @@ def prepare_targets(
                 "end (or restore it) before starting a run there; nothing was done"
             )
     kit.runs.put_run(run_id, request.service, "RUNNING", started_at, dry_run=request.dry_run)
-    # A retried Prepare finds its entries on record, and does not write them twice.
-    # (A role serves every Region of its account: the entry is the role's in one place.)
-    audit = kit.runs.audit_entries(run_id)
-    recorded = {(a.resource, a.detail) for a in audit if a.phase == "Prepare"}
+    trail = AuditOnce(kit.runs, run_id, kit.now)
     for target in targets:
+        # A role serves every Region of its account: the detail says which place.
         detail = f"the run for {target.name} can act there"
-        if (target.role_arn, detail) in recorded:
-            continue
-        kit.runs.append_audit(
-            run_id,
-            Action(
-                at=kit.now(),
-                phase="Prepare",
-                action="assume target role",
-                resource=target.role_arn,
-                result="ok",
-                detail=detail,
-            ),
-        )
+        trail.record("Prepare", "assume target role", target.role_arn, "ok", detail)
     return RunContext(
         run_id=run_id,
         service=request.service,

@@ -27,9 +27,9 @@ from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
 from sunset.errors import InvalidRequest
 from sunset.journal import Toolkit
-from sunset.manifest import Action, ActionResult
 from sunset.phases.finish import readable_cause
 from sunset.request import Target, target_run_id
+from sunset.runs import AuditOnce
 
 # The poll waits a twentieth of the time the run has taken, from the request's
 # backup.poll_seconds up to this: a run of minutes is followed within seconds, one of days
@@ -94,20 +94,6 @@ class TargetsOutcome(BaseModel):
     record: str
 
 
-def _record(
-    kit: Toolkit, run_id: str, action: str, resource: str, result: ActionResult, detail: str
-) -> None:
-    entry = Action(
-        at=kit.now(),
-        phase="Targets",
-        action=action,
-        resource=resource,
-        result=result,
-        detail=detail,
-    )
-    kit.runs.append_audit(run_id, entry)
-
-
 def _targets_of(run: RunContext) -> list[Target]:
     targets = run.request.targets
     if not targets:
@@ -121,8 +107,7 @@ def start_target_runs(event: StartTargetsEvent, kit: Toolkit) -> TargetRuns:
     start (a run of that name with another input is someone else's) is recorded NOT_STARTED,
     and the others start."""
     run, sfn = event.run, kit.home.stepfunctions
-    # What an earlier attempt of this step recorded: each start is on record once.
-    recorded = {a.resource for a in kit.runs.audit_entries(run.run_id) if a.phase == "Targets"}
+    trail = AuditOnce(kit.runs, run.run_id, kit.now)
     runs: list[TargetRun] = []
     for target in _targets_of(run):
         name = target_run_id(run.run_id, target)
@@ -134,16 +119,11 @@ def start_target_runs(event: StartTargetsEvent, kit: Toolkit) -> TargetRuns:
             if retry_as(exc) is not None:
                 raise
             code, message = error_code(exc), error_message(exc)
-            if arn not in recorded:
-                why = f"{code}: {message}"
-                _record(kit, run.run_id, "states:StartExecution", arn, "failed", why)
+            trail.record("Targets", "states:StartExecution", arn, "failed", f"{code}: {message}")
             failed = {"status": "NOT_STARTED", "error": code, "cause": message[:CAUSE_CHARS]}
             runs.append(TargetRun(target=target, run_id=name, execution_arn=arn, **failed))
             continue
-        if arn not in recorded:
-            _record(
-                kit, run.run_id, "states:StartExecution", arn, "ok", f"the run for {target.name}"
-            )
+        trail.record("Targets", "states:StartExecution", arn, "ok", f"the run for {target.name}")
         runs.append(TargetRun(target=target, run_id=name, execution_arn=arn))
     return _followed(run, runs, kit.now())
 
@@ -197,15 +177,10 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
         cause = readable_cause(failure.get("Cause") or "")
         why = f"{failure.get('Error')}: {cause}"[:CAUSE_CHARS]
         summary += f"; the runs could not be followed to their end ({why})"
-    # What an earlier attempt of this step recorded: each end is on record once.
-    audit = kit.runs.audit_entries(run.run_id)
-    recorded = {a.resource for a in audit if a.action == "follow target run"}
+    trail = AuditOnce(kit.runs, run.run_id, kit.now)
     for target_run in runs:
-        if target_run.execution_arn in recorded:
-            continue
-        _record(
-            kit,
-            run.run_id,
+        trail.record(
+            "Targets",
             "follow target run",
             target_run.execution_arn,
             "ok" if target_run.status == "SUCCEEDED" else "failed",
@@ -222,7 +197,7 @@ def report_target_runs(event: TargetsEvent, kit: Toolkit) -> TargetsOutcome:
         "targets": [{**r.model_dump(mode="json"), "report": _report_of(kit, r)} for r in runs],
     }
     key = kit.store.save_targets(run.run_id, json.dumps(record, indent=2))
-    kit.store.save_audit(run.run_id, kit.runs.audit_entries(run.run_id))
+    kit.store.save_audit(run.run_id, trail.entries)
     kit.runs.finish_run(run.run_id, "SUCCEEDED" if succeeded else "FAILED", kit.now())
     return TargetsOutcome(
         run_id=run.run_id,
