@@ -59,6 +59,36 @@ def search_endpoints(sagemaker: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def search_models(sagemaker: Any, names: set[str]) -> dict[str, dict[str, Any]]:
+    """The models among `names` that Search finds, by name, each as DescribeModel answers
+    (ModelArn, containers, role, VPC, creation time), 100 models a call.
+
+    Search pages through every model of the region, newest first, and an account may hold
+    many more models than the service: it stops once it has them all, or after a page for
+    every ten names (at most 10 % more calls than describing each). A model it did not find,
+    its index lagging or the page bound reached, is the caller's to describe. A model deleted
+    since the index saw it would be returned all the same; Verify backups lists the models
+    before anything is removed. Three names or fewer are left to DescribeModel too: a page
+    would cost as much."""
+    if len(names) <= _DESCRIBE_AT_MOST:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    pages = sagemaker.get_paginator("search").paginate(
+        Resource="Model",
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"PageSize": 100, "MaxItems": 100 * -(-len(names) // 10)},
+    )
+    for page in pages:
+        for result in page.get("Results", []):
+            model = (result.get("Model") or {}).get("Model")
+            if model and model.get("ModelName") in names:
+                found[model["ModelName"]] = {k: v for k, v in model.items() if k != "Tags"}
+        if len(found) == len(names):
+            break
+    return found
+
+
 def described_with_tags(sagemaker: Any, name: str) -> dict[str, Any] | None:
     """One endpoint as Search would return it (its description and its tags), read directly
     with DescribeEndpoint and ListTags; None when it does not exist. For an endpoint Search

@@ -13,6 +13,12 @@ DescribeEndpoint of it, or a ListEndpoints or Search that lists every endpoint:
 
 SageMaker Search reads an index that can lag a change; moto's never does. A frozen Search is
 the worst case of that lag, for tests that must show Sunset acts on what is, not on the index.
+
+Two more gaps of moto's Search are filled here, so that call counts match AWS's:
+- it answers every match in one response, where SageMaker pages at MaxResults (10 unless
+  said, 100 at most): Search pages here;
+- it knows no Resource "Model" (ValidationException): here it answers each model as SageMaker
+  does, newest first, its description and tags in a ModelDashboardModel.
 """
 
 from __future__ import annotations
@@ -50,7 +56,9 @@ class EndpointControl:
         self._frozen = None
 
     def install(self) -> None:
+        from moto.core.responses import ActionResult
         from moto.sagemaker.models import SageMakerModelBackend
+        from moto.sagemaker.responses import SageMakerResponse
 
         control = self
         create = SageMakerModelBackend.create_endpoint
@@ -105,6 +113,8 @@ class EndpointControl:
             return listing(backend, *args, **kwargs)
 
         def search(backend: Any, resource: Any = None, *args: Any, **kwargs: Any) -> Any:
+            if resource == "Model" and not kwargs.get("search_expression"):
+                return {"Results": models_found(backend)}
             if resource != "Endpoint":
                 return searching(backend, resource, *args, **kwargs)
             if control._frozen is not None:
@@ -116,19 +126,42 @@ class EndpointControl:
                 control._frozen = copy.deepcopy(found)
             return found
 
-        for name, replacement in (
-            ("create_endpoint", create_endpoint),
-            ("describe_endpoint", describe_endpoint),
-            ("delete_endpoint", delete_endpoint),
-            ("list_endpoints", list_endpoints),
-            ("search", search),
-        ):
-            self._originals.append(
-                (SageMakerModelBackend, name, SageMakerModelBackend.__dict__[name])
+        def paged_search(response: Any) -> Any:
+            """Search a page at a time, MaxResults (10 unless said, 100 at most) a page."""
+            found = response.sagemaker_backend.search(
+                resource=response._get_param("Resource"),
+                search_expression=response._get_param("SearchExpression"),
             )
-            setattr(SageMakerModelBackend, name, replacement)
+            start = int(response._get_param("NextToken") or 0)
+            end = start + min(int(response._get_param("MaxResults") or 10), 100)
+            results = found["Results"]
+            page = {"Results": results[start:end]}
+            if end < len(results):
+                page["NextToken"] = str(end)
+            return ActionResult(page)
+
+        for owner, name, replacement in (
+            (SageMakerModelBackend, "create_endpoint", create_endpoint),
+            (SageMakerModelBackend, "describe_endpoint", describe_endpoint),
+            (SageMakerModelBackend, "delete_endpoint", delete_endpoint),
+            (SageMakerModelBackend, "list_endpoints", list_endpoints),
+            (SageMakerModelBackend, "search", search),
+            (SageMakerResponse, "search", paged_search),
+        ):
+            self._originals.append((owner, name, owner.__dict__[name]))
+            setattr(owner, name, replacement)
 
     def uninstall(self) -> None:
         while self._originals:
             owner, name, original = self._originals.pop()
             setattr(owner, name, original)
+
+
+def models_found(backend: Any) -> list[dict[str, Any]]:
+    """Search (Resource=Model) as SageMaker answers it, newest first: each model's description
+    and tags in a ModelDashboardModel. moto's Search knows no Model resource."""
+    newest_first = sorted(backend._models.values(), key=lambda m: m.creation_time, reverse=True)
+    return [
+        {"Model": {"Model": {**copy.deepcopy(model.response_object), "Tags": list(model.tags)}}}
+        for model in newest_first
+    ]

@@ -197,20 +197,22 @@ def capture_endpoints(
     endpoints: list[EndpointRecord],
     known_configs: dict[str, dict[str, Any]],
     described: dict[str, dict[str, Any]] | None = None,
+    known_models: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, EndpointCapture]:
     """Each endpoint, its config, its models and its autoscaling, as AWS describes them.
 
     Reads are shared across endpoints: one Search for the endpoints and their tags, one
     DescribeEndpointConfig per config that discovery did not already read (configs are
-    immutable), one DescribeModel per model, and the autoscaling targets of 50 variants a call.
-    `described` is a Search already made, for a caller that captures in batches.
+    immutable), one DescribeModel per model not in `known_models`, and the autoscaling targets
+    of 50 variants a call. `described` and `known_models` are Searches already made, for a
+    caller that captures in batches.
     """
     if not endpoints:
         return {}
     if described is None:
         described = sagemaker.search_endpoints(aws.sagemaker)
     configs = dict(known_configs)
-    models: dict[str, dict[str, Any]] = {}
+    models = dict(known_models or {})
     views = {}
     for endpoint in endpoints:
         view = described.get(endpoint.name) or _described_one_by_one(aws, endpoint.name)
@@ -309,10 +311,19 @@ def _capture_configurations(manifest: Manifest, journal: Journal, kit: Toolkit) 
     inventory, backups = manifest.require_inventory(), manifest.backups
     pending = [e for e in inventory.endpoints if e.name not in backups.endpoints]
     described = sagemaker.search_endpoints(kit.aws.sagemaker) if pending else {}
+    # The models of the configs discovery read, found 100 a call; any other is described.
+    configs = inventory.endpoint_configs
+    running = {described[e.name]["EndpointConfigName"] for e in pending if e.name in described}
+    wanted = {
+        model
+        for name in running & configs.keys()
+        for model in sagemaker.model_names(configs[name]["ProductionVariants"])
+    }
+    models = sagemaker.search_models(kit.aws.sagemaker, wanted)
     for start in range(0, len(pending), ENDPOINT_CAPTURE_BATCH):
         batch = pending[start : start + ENDPOINT_CAPTURE_BATCH]
         kit.budget.next_unit(f"the capture of SageMaker endpoint {batch[0].name}")
-        captures = capture_endpoints(kit.aws, batch, inventory.endpoint_configs, described)
+        captures = capture_endpoints(kit.aws, batch, inventory.endpoint_configs, described, models)
         for name, capture in captures.items():
             backups.endpoints[name] = capture
             journal.record("capture configuration", f"sagemaker-endpoint/{name}", "ok")
