@@ -7,6 +7,8 @@ failed, on which resource, and what was done about it.
 
 from __future__ import annotations
 
+import json
+
 
 class SunsetError(Exception):
     """Base class of every error Sunset raises on purpose."""
@@ -119,3 +121,14 @@ TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
+
+
+def readable_cause(cause: str) -> str:
+    """Lambda wraps errors as JSON ({errorType, errorMessage, ...}); people want the message."""
+    try:
+        payload = json.loads(cause)
+    except (TypeError, ValueError):
+        return cause
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return str(payload["errorMessage"])
+    return cause

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict
 
 from sunset import notices
 from sunset.context import FailureEvent, RunContext
-from sunset.errors import ManifestError
+from sunset.errors import ManifestError, readable_cause
 from sunset.journal import Toolkit, running_phase
-from sunset.phases.finish import close_run, readable_cause, write_artifacts
+from sunset.phases.finish import close_run, write_artifacts
 from sunset.phases.results import PhaseResult, RunOutcome
 
 REJECTED = "ApprovalRejected"

@@ -7,7 +7,6 @@ evidence behind.
 
 from __future__ import annotations
 
-import json
 from typing import Literal
 
 from pydantic import BaseModel
@@ -15,7 +14,7 @@ from pydantic import BaseModel
 from sunset import notices
 from sunset.artifacts import run_prefix
 from sunset.context import FailureEvent, RunContext
-from sunset.errors import InvalidRequest, ManifestError
+from sunset.errors import InvalidRequest, ManifestError, readable_cause
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Action, Incident, Manifest, removals
 from sunset.observability import metrics
@@ -97,17 +96,6 @@ def complete(run: RunContext, kit: Toolkit) -> RunOutcome:
     dry = "DryRuns" if run.request.dry_run else "Runs"
     metrics.add_metric(name=f"{dry}Succeeded", unit="Count", value=1)
     return outcome
-
-
-def readable_cause(cause: str) -> str:
-    """Lambda wraps errors as JSON ({errorType, errorMessage, ...}); people want the message."""
-    try:
-        payload = json.loads(cause)
-    except (TypeError, ValueError):
-        return cause
-    if isinstance(payload, dict) and "errorMessage" in payload:
-        return str(payload["errorMessage"])
-    return cause
 
 
 def _state_of_things(audit: list[Action], manifest: Manifest) -> str:

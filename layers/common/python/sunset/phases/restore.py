@@ -30,7 +30,13 @@ from sunset.context import (
     RestoreStepEvent,
     RunContext,
 )
-from sunset.errors import AwsCallFailed, InvalidRequest, RestoreDeadlineExceeded, RestoreFailed
+from sunset.errors import (
+    AwsCallFailed,
+    InvalidRequest,
+    RestoreDeadlineExceeded,
+    RestoreFailed,
+    readable_cause,
+)
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import (
     Action,
@@ -40,7 +46,6 @@ from sunset.manifest import (
     RestoreMode,
     RestoreRecord,
 )
-from sunset.phases.finish import readable_cause
 from sunset.phases.prepare import held, reach_target, record_target
 from sunset.phases.results import PhaseResult
 from sunset.request import MAX_POLLS, parse_recommission

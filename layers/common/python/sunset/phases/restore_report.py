@@ -9,9 +9,10 @@ from __future__ import annotations
 from sunset import notices
 from sunset.artifacts import run_prefix
 from sunset.context import RestoreFailureEvent, RestoreStepEvent
+from sunset.errors import readable_cause
 from sunset.journal import Journal, Toolkit, running_phase
 from sunset.manifest import Manifest
-from sunset.phases.finish import readable_cause, write_artifacts
+from sunset.phases.finish import write_artifacts
 from sunset.phases.results import RunOutcome
 
 

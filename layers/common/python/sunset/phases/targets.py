@@ -25,9 +25,8 @@ from sunset.artifacts import run_prefix
 from sunset.aws import stepfunctions
 from sunset.aws.errors import error_code, error_message, retry_as
 from sunset.context import RunContext
-from sunset.errors import InvalidRequest
+from sunset.errors import InvalidRequest, readable_cause
 from sunset.journal import Toolkit
-from sunset.phases.finish import readable_cause
 from sunset.request import Target, target_run_id
 from sunset.runs import AuditOnce
 
