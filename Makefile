@@ -65,6 +65,8 @@ build: $(SAM_STAMP)             ## sam build without Docker (layer: BuildMethod 
 	@echo "CommonLayer (runtime dependencies and the sunset package, unpacked):"
 	@du -sh .aws-sam/build/CommonLayer | cut -f1
 	@ls .aws-sam/build/CommonLayer/python | grep -v -e '-info$$' | tr '\n' ' '; echo
+	@find .aws-sam/build/CommonLayer -name '*.cpython-313.pyc' | grep -q . \
+		|| echo "note: no Python 3.13 bytecode in the layer: each cold start compiles it (README)"
 
 deploy: build                   ## sam deploy --guided, to the account your AWS profile points at
 	$(SAM) deploy --guided
