@@ -8,8 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sunset.aws.errors import error_code, error_message, without_metadata
+from sunset.aws.errors import error_code, error_message, retry_as, without_metadata
 from sunset.aws.shapes import create_input
+from sunset.observability import logger
 from sunset.tags import as_tag_list, tag_dict
 
 
@@ -65,11 +66,15 @@ def search_models(sagemaker: Any, names: set[str]) -> dict[str, dict[str, Any]]:
 
     Search pages through every model of the region, newest first, and an account may hold
     many more models than the service: it stops once it has them all, or after a page for
-    every ten names (at most 10 % more calls than describing each). A model it did not find,
-    its index lagging or the page bound reached, is the caller's to describe. A model deleted
-    since the index saw it would be returned all the same; Verify backups lists the models
-    before anything is removed. Three names or fewer are left to DescribeModel too: a page
-    would cost as much."""
+    every ten names (one call more per ten names than describing each, at worst). What it
+    does not answer is the caller's to describe with DescribeModel:
+    - a model it did not find: its index lagging, or the page bound reached;
+    - a record without what DescribeModel always answers (arn, creation time, a container);
+    - everything, when Search itself is refused (denied, or a parameter it does not take):
+      it only saves calls, so it never stops a backup that DescribeModel can make.
+    A model deleted since the index saw it would be returned all the same; Verify backups
+    lists the models before anything is removed. Three names or fewer are left to
+    DescribeModel too: a page would cost as much."""
     if len(names) <= _DESCRIBE_AT_MOST:
         return {}
     found: dict[str, dict[str, Any]] = {}
@@ -79,14 +84,28 @@ def search_models(sagemaker: Any, names: set[str]) -> dict[str, dict[str, Any]]:
         SortOrder="Descending",
         PaginationConfig={"PageSize": 100, "MaxItems": 100 * -(-len(names) // 10)},
     )
-    for page in pages:
-        for result in page.get("Results", []):
-            model = (result.get("Model") or {}).get("Model")
-            if model and model.get("ModelName") in names:
-                found[model["ModelName"]] = {k: v for k, v in model.items() if k != "Tags"}
-        if len(found) == len(names):
-            break
+    try:
+        for page in pages:
+            for result in page.get("Results", []):
+                model = (result.get("Model") or {}).get("Model") or {}
+                if model.get("ModelName") in names and _complete_model(model):
+                    found[model["ModelName"]] = {k: v for k, v in model.items() if k != "Tags"}
+            if len(found) == len(names):
+                break
+    except ClientError as exc:
+        if retry_as(exc) is not None:
+            raise  # throttled or AWS-side: the step is retried
+        logger.warning(
+            "Search (Resource=Model) refused: the models are described one by one",
+            extra={"error_code": error_code(exc), "error_message": error_message(exc)},
+        )
     return found
+
+
+def _complete_model(model: dict[str, Any]) -> bool:
+    """Whether a Search record holds what DescribeModel always answers."""
+    has_container = bool(model.get("PrimaryContainer") or model.get("Containers"))
+    return bool(model.get("ModelArn") and model.get("CreationTime") and has_container)
 
 
 def described_with_tags(sagemaker: Any, name: str) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ the worst case of that lag, for tests that must show Sunset acts on what is, not
 
 Two more gaps of moto's Search are filled here, so that call counts match AWS's:
 - it answers every match in one response, where SageMaker pages at MaxResults (10 unless
-  said, 100 at most): Search pages here;
+  said, 100 at most): Search pages here, so a test's own Search without MaxResults gets 10;
 - it knows no Resource "Model" (ValidationException): here it answers each model as SageMaker
   does, newest first, its description and tags in a ModelDashboardModel.
 """
@@ -135,6 +135,9 @@ class EndpointControl:
             start = int(response._get_param("NextToken") or 0)
             end = start + min(int(response._get_param("MaxResults") or 10), 100)
             results = found["Results"]
+            if response._get_param("Resource") == "Model":
+                if response._get_param("SortOrder") == "Ascending":
+                    results = results[::-1]  # models_found answers newest first
             page = {"Results": results[start:end]}
             if end < len(results):
                 page["NextToken"] = str(end)
